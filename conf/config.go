@@ -1,0 +1,239 @@
+package conf
+
+import (
+	"net/netip"
+	"net/url"
+	"time"
+)
+
+// Config is a whole node's configuration, decoded from one TOML file.
+// Fields tagged `toml:"-"` are derived at load by [Config.Validate] and are
+// the values the rest of the node reads; the hot path parses nothing.
+type Config struct {
+	// Source names where the config came from (a file path, or "<embedded>"):
+	// it prefixes every error.
+	Source string `toml:"-"`
+
+	// Role is "edge" (the default) or "shield".
+	Role    string   `toml:"role"`
+	Server  Server   `toml:"server"`
+	Admin   Admin    `toml:"admin"`
+	Cache   Cache    `toml:"cache"`
+	Origins []Origin `toml:"origins"`
+	Routes  []Route  `toml:"routes"`
+
+	// Demo, when true, also starts the built-in sample origin (see cmd/popcache)
+	// on Demo.Listen. It is what the embedded default config uses.
+	Demo Demo `toml:"demo"`
+}
+
+// Demo configures the built-in sample origin used by the embedded default config.
+type Demo struct {
+	Enabled bool   `toml:"enabled"`
+	Listen  string `toml:"listen"` // default "127.0.0.1:8081"
+}
+
+// Server configures the client-facing listeners and their limits.
+type Server struct {
+	// Listen lists host:port addresses served with HTTP/1.1 and h2c (HTTP/2
+	// with prior knowledge). Default ["127.0.0.1:8080"].
+	Listen []string `toml:"listen"`
+	// Name is this node's pseudonym in Via, CDN-Loop and Cache-Status.
+	// Default "popcache".
+	Name string `toml:"name"`
+	// MaxHeaderBytes caps the request line plus headers. Default 64KiB;
+	// larger requests get 431.
+	MaxHeaderBytes Size `toml:"max_header_bytes"`
+	// MaxURIBytes caps the request target. Default 8KiB; longer gets 414.
+	MaxURIBytes Size `toml:"max_uri_bytes"`
+	// MaxRequestBodyBytes caps a request body forwarded to the origin.
+	// Default 100MiB; larger gets 413.
+	MaxRequestBodyBytes Size `toml:"max_request_body_bytes"`
+	// ReadHeaderTimeout bounds reading a request's headers. Default 10s.
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Default 60s.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing a response. Default 300s (large bodies to
+	// slow clients need room; slow readers are still cut off).
+	WriteTimeout Duration `toml:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 75s.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// TrustedProxies lists CIDRs whose X-Forwarded-For is kept and appended
+	// to; from any other peer the header is replaced. Default none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+
+	// TrustedPrefixes is TrustedProxies parsed.
+	TrustedPrefixes []netip.Prefix `toml:"-"`
+}
+
+// Admin configures the admin listener (/metrics, /healthz).
+type Admin struct {
+	// Listen is the admin address. Default "127.0.0.1:9090"; "" after
+	// defaults only if Disabled.
+	Listen   string `toml:"listen"`
+	Disabled bool   `toml:"disabled"`
+}
+
+// Cache configures the cache tiers and the node-wide cache policy defaults.
+type Cache struct {
+	// MemoryMaxBytes is the hard cap of the memory tier (bodies plus headers).
+	// Default 512MiB.
+	MemoryMaxBytes Size `toml:"memory_max_bytes"`
+	// MaxObjectBytes is the largest body the cache stores; larger responses
+	// are streamed through uncached. Default 64MiB.
+	MaxObjectBytes Size `toml:"max_object_bytes"`
+	// FillTimeout bounds one coalesced upstream fetch, independent of the
+	// clients waiting for it. Default 60s.
+	FillTimeout Duration `toml:"fill_timeout"`
+	// HitForMissTTL is how long a key whose response was uncacheable is
+	// remembered so that later requests go straight upstream instead of
+	// queueing behind one another (Varnish's hit-for-miss). Default 30s.
+	HitForMissTTL Duration `toml:"hit_for_miss_ttl"`
+	// Policy is the default cache policy of every route; a route's own
+	// [routes.cache] overrides it field by field.
+	Policy Policy `toml:"policy"`
+}
+
+// Policy is a cache policy. Pointers distinguish "unset" from zero so a
+// route can override a node default with false or 0.
+type Policy struct {
+	// Enabled turns caching on for the route. Default true.
+	Enabled *bool `toml:"enabled"`
+	// DefaultTTL is the freshness lifetime given to a cacheable response
+	// that carries no explicit freshness (no max-age, s-maxage or Expires)
+	// and no Last-Modified for a heuristic. Default 0: such responses are
+	// stored only to be revalidated (as RFC 9111 allows), never served fresh.
+	DefaultTTL *Duration `toml:"default_ttl"`
+	// HeuristicFraction is the share of (Date - Last-Modified) used as a
+	// heuristic lifetime (RFC 9111 §4.2.2). Default 0.1.
+	HeuristicFraction *float64 `toml:"heuristic_fraction"`
+	// HeuristicMax caps heuristic lifetimes. Default 24h.
+	HeuristicMax *Duration `toml:"heuristic_max"`
+	// StaleWhileRevalidate applies when the response says nothing. Default 0.
+	StaleWhileRevalidate *Duration `toml:"stale_while_revalidate"`
+	// StaleIfError applies when the response says nothing. Default 0.
+	StaleIfError *Duration `toml:"stale_if_error"`
+	// AllowSetCookie stores responses that carry Set-Cookie (the header is
+	// stored and served to everyone). Default false: they are passed through.
+	AllowSetCookie *bool `toml:"allow_set_cookie"`
+	// TargetedHeaders lists the targeted cache-control fields this cache
+	// obeys in order of precedence, before Cache-Control (RFC 9213).
+	// Default ["CDN-Cache-Control", "Surrogate-Control"]; [] obeys only
+	// Cache-Control.
+	TargetedHeaders []string `toml:"targeted_headers"`
+	// StripTargetedHeaders removes the targeted headers from responses to
+	// clients (they are meant for CDNs). Default true.
+	StripTargetedHeaders *bool `toml:"strip_targeted_headers"`
+	// Key is the cache key recipe.
+	Key *Key `toml:"key"`
+}
+
+// Key is a cache key recipe. Scheme, host (lower-cased, default port
+// dropped) and path (unreserved percent-encodings decoded) are always part
+// of the key.
+type Key struct {
+	// Prefix is prepended to every key of the route (to share or split
+	// keyspaces between routes). Default "".
+	Prefix string `toml:"prefix"`
+	// Query is "all" (every parameter, sorted by name then value — the
+	// default), or "none". Include and Exclude refine "all".
+	Query string `toml:"query"`
+	// QueryInclude, when set, keeps only these query parameters.
+	QueryInclude []string `toml:"query_include"`
+	// QueryExclude drops these query parameters (utm_source and the like).
+	QueryExclude []string `toml:"query_exclude"`
+	// Headers lists request headers whose values join the key.
+	Headers []string `toml:"headers"`
+	// Cookies lists cookie names whose values join the key.
+	Cookies []string `toml:"cookies"`
+}
+
+// Origin is a named pool of upstream servers.
+type Origin struct {
+	Name    string     `toml:"name"`
+	Servers []Upstream `toml:"servers"`
+	// Balance is "round_robin" (default), "weighted", "least_conn" or "hash"
+	// (consistent hashing on the cache key).
+	Balance string `toml:"balance"`
+	// HostHeader, if set, replaces the Host sent upstream; otherwise the
+	// client's Host is forwarded.
+	HostHeader string `toml:"host_header"`
+	// ConnectTimeout bounds a TCP (and TLS) connect. Default 5s.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// HeaderTimeout bounds the wait for response headers. Default 30s.
+	HeaderTimeout Duration `toml:"header_timeout"`
+	// IdleTimeout closes idle upstream keep-alive connections. Default 90s.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxIdleConns caps idle keep-alive connections per server. Default 128.
+	MaxIdleConns int `toml:"max_idle_conns"`
+	// MaxConns caps connections per server (0 = unlimited). Default 0.
+	MaxConns int `toml:"max_conns"`
+	// InsecureSkipVerify disables TLS verification for https servers.
+	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
+
+	Health  HealthCheck `toml:"health"`
+	Passive Passive     `toml:"passive"`
+}
+
+// Upstream is one server of an origin pool: {url = "http://10.0.0.1:8080", weight = 2}.
+type Upstream struct {
+	URL    string `toml:"url"`
+	Weight int    `toml:"weight"` // default 1
+
+	// Parsed is URL parsed; only http and https schemes, no path.
+	Parsed *url.URL `toml:"-"`
+}
+
+// HealthCheck configures active health checks. Off unless Path is set.
+type HealthCheck struct {
+	Path       string   `toml:"path"`
+	Interval   Duration `toml:"interval"`    // default 5s
+	Timeout    Duration `toml:"timeout"`     // default 2s
+	Rise       int      `toml:"rise"`        // successes to mark up; default 2
+	Fall       int      `toml:"fall"`        // failures to mark down; default 3
+	ExpectCode int      `toml:"expect_code"` // 0 = any 2xx or 3xx
+}
+
+// Passive configures ejection of a server after consecutive failures
+// (connect errors, resets, 5xx answers to proxied requests).
+type Passive struct {
+	MaxFails int      `toml:"max_fails"` // default 5; 0 after defaults never happens, use Disabled
+	Eject    Duration `toml:"eject"`     // default 30s
+	Disabled bool     `toml:"disabled"`
+}
+
+// Route maps requests to an origin pool and a cache policy.
+type Route struct {
+	Name string `toml:"name"`
+	// Hosts are exact names ("example.com"), wildcards ("*.example.com",
+	// matching one or more labels) or "*" (any). Empty means "*".
+	Hosts []string `toml:"hosts"`
+	// Paths are prefixes ("/static/") or globs containing '*' ("/img/*.png",
+	// where * matches within one segment and ** across segments). Empty
+	// means "/" (everything).
+	Paths []string `toml:"paths"`
+	// Origin names an [Origin].
+	Origin string `toml:"origin"`
+	// Cache overrides the node's [Cache.Policy] for this route.
+	Cache Policy `toml:"cache"`
+
+	// Effective is Cache merged over the node default, all fields set.
+	Effective EffectivePolicy `toml:"-"`
+}
+
+// EffectivePolicy is a route's cache policy with every default applied.
+type EffectivePolicy struct {
+	Enabled              bool
+	DefaultTTL           time.Duration
+	HeuristicFraction    float64
+	HeuristicMax         time.Duration
+	StaleWhileRevalidate time.Duration
+	StaleIfError         time.Duration
+	AllowSetCookie       bool
+	// TargetedHeaders are canonical header names (textproto form).
+	TargetedHeaders      []string
+	StripTargetedHeaders bool
+	Key                  Key
+}
