@@ -1,0 +1,108 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+// Fill is the outcome of one upstream fetch made on behalf of every client
+// that missed on the same key at the same time.
+type Fill struct {
+	// Object is the complete response when it may be shared with the
+	// clients that waited for it (whether or not it was stored).
+	Object *Object
+	// Private, when Object is nil, is the response of a fetch that must not
+	// be shared (uncacheable, or larger than the cache takes): its header
+	// and a Stream with the body, handed only to the client whose request
+	// started the fetch. Waiters are told to fetch on their own.
+	Private *PrivateResponse
+	// Stored is true when Object was admitted to the cache.
+	Stored bool
+	// Detail says why the response was not stored (a Cache-Status detail).
+	Detail string
+
+	leader *int // identifies the caller whose fetch function ran
+}
+
+// PrivateResponse is an unshared upstream response being streamed to one
+// client. Its receiver must close Body.
+type PrivateResponse struct {
+	Status int
+	Header map[string][]string
+	Body   io.ReadCloser
+}
+
+// FillRole says how a caller of [Store.Fill] took part in the fetch.
+type FillRole uint8
+
+const (
+	// Leader: this caller's fetch function ran.
+	Leader FillRole = iota
+	// Collapsed: the caller waited for another caller's fetch and got its
+	// shared response (Cache-Status "collapsed").
+	Collapsed
+	// Released: the caller waited, but the response could not be shared;
+	// it must fetch on its own, uncoalesced.
+	Released
+)
+
+// Fill runs fetch once for all concurrent callers with the same key and
+// returns its result to each.
+//
+// The fetch outlives the caller that started it: it runs under
+// context.WithoutCancel(ctx) with the configured fill timeout, so a client
+// that goes away does not fail the others. Each caller stops waiting when
+// its own ctx is done. A fetch that returns a Private response that no one
+// takes (its leader went away) has the body closed for it. A panic in fetch
+// is turned into an error for every caller rather than crashing the node.
+func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Context) (*Fill, error)) (*Fill, FillRole, error) {
+	me := new(int)
+	ch := s.flights.DoChan(key, func() (res any, err error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FillTimeout.D())
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				res, err = nil, fmt.Errorf("cache: fill %q: panic: %v", key, p)
+			}
+		}()
+		f, err := fetch(fctx)
+		if f != nil {
+			f.leader = me
+		}
+		return f, err
+	})
+	select {
+	case r := <-ch:
+		return s.role(r.Val, r.Err, me)
+	case <-ctx.Done():
+		go func() {
+			r := <-ch
+			if f, _ := r.Val.(*Fill); f != nil && f.leader == me && f.Private != nil {
+				f.Private.Body.Close()
+			}
+		}()
+		return nil, Leader, ctx.Err()
+	}
+}
+
+// role sorts a fill result out for one caller.
+func (s *Store) role(v any, err error, me *int) (*Fill, FillRole, error) {
+	f, _ := v.(*Fill)
+	isLeader := f != nil && f.leader == me
+	if err != nil {
+		if f == nil {
+			// Every caller of a failed fetch sees the error; none led it in a
+			// way it can tell, so all count as collapsed onto the failure.
+			return nil, Collapsed, err
+		}
+	}
+	switch {
+	case isLeader:
+		return f, Leader, err
+	case f.Object != nil:
+		return f, Collapsed, nil
+	default:
+		return nil, Released, nil
+	}
+}
