@@ -100,3 +100,6 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // D returns d as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration does ("1m30s").
+func (d Duration) String() string { return time.Duration(d).String() }
