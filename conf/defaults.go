@@ -40,19 +40,19 @@ const (
 	defaultHeuristicMax      = Duration(24 * time.Hour)
 	defaultKeyQuery          = "all"
 
-	defaultBalance            = "round_robin"
-	defaultWeight             = 1
-	defaultConnectTimeout     = Duration(5 * time.Second)
-	defaultHeaderTimeout      = Duration(30 * time.Second)
-	defaultUpstreamIdle       = Duration(90 * time.Second)
-	defaultMaxIdleConns       = 128
-	defaultHealthInterval     = Duration(5 * time.Second)
-	defaultHealthTimeout      = Duration(2 * time.Second)
-	defaultHealthRise         = 2
-	defaultHealthFall         = 3
-	defaultPassiveMaxFails    = 5
-	defaultPassiveEject       = Duration(30 * time.Second)
-	minMemoryMaxBytes    Size = 1 * MiB
+	defaultBalance              = "round_robin"
+	defaultWeight               = 1
+	defaultConnectTimeout       = Duration(5 * time.Second)
+	defaultHeaderTimeout        = Duration(30 * time.Second)
+	defaultUpstreamIdle         = Duration(90 * time.Second)
+	defaultMaxIdleConns         = 128
+	defaultHealthInterval       = Duration(5 * time.Second)
+	defaultHealthTimeout        = Duration(2 * time.Second)
+	defaultHealthRise           = 2
+	defaultHealthFall           = 3
+	defaultPassiveMaxFails      = 5
+	defaultPassiveEject         = Duration(30 * time.Second)
+	minMemoryMaxBytes      Size = 1 * MiB
 )
 
 // defaultTargetedHeaders returns a fresh copy of the default

@@ -312,7 +312,7 @@ func (s *lineScanner) literalString() string {
 	return raw
 }
 
-// multiLineString skips a """...""" or '''...''' string. Up to two quotes
+// multiLineString skips a """...""" or ”'...”' string. Up to two quotes
 // right before the closing delimiter belong to the string.
 func (s *lineScanner) multiLineString(delim string) {
 	for range 3 {
