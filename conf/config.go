@@ -9,18 +9,33 @@ import (
 // Config is a whole node's configuration, decoded from one TOML file.
 // Fields tagged `toml:"-"` are derived at load by [Config.Validate] and are
 // the values the rest of the node reads; the hot path parses nothing.
+//
+// The life of a Config: [Load] or [Parse] (or [Default], [QuickStart])
+// decode strictly, run [Config.EnsureDefaults] then [Config.Validate], and
+// return it only if all of that succeeded. A Config in use is never
+// mutated: a reload builds a new one.
+//
+// Zero means "default" for every field that documents a default; a file
+// cannot set such a number to 0 (Parse refuses it rather than silently
+// substituting the default). Fields whose zero is meaningful say so.
 type Config struct {
 	// Source names where the config came from (a file path, or "<embedded>"):
 	// it prefixes every error.
 	Source string `toml:"-"`
 
 	// Role is "edge" (the default) or "shield".
-	Role    string   `toml:"role"`
-	Server  Server   `toml:"server"`
-	Admin   Admin    `toml:"admin"`
-	Cache   Cache    `toml:"cache"`
+	Role string `toml:"role"`
+	// Server configures the client-facing listeners.
+	Server Server `toml:"server"`
+	// Admin configures the admin listener.
+	Admin Admin `toml:"admin"`
+	// Cache configures the cache tiers and the default cache policy.
+	Cache Cache `toml:"cache"`
+	// Origins are the upstream pools; at least one.
 	Origins []Origin `toml:"origins"`
-	Routes  []Route  `toml:"routes"`
+	// Routes are tried in order: the first route whose hosts and paths both
+	// match a request wins. At least one.
+	Routes []Route `toml:"routes"`
 
 	// Demo, when true, also starts the built-in sample origin (see cmd/popcache)
 	// on Demo.Listen. It is what the embedded default config uses.
@@ -29,17 +44,21 @@ type Config struct {
 
 // Demo configures the built-in sample origin used by the embedded default config.
 type Demo struct {
-	Enabled bool   `toml:"enabled"`
-	Listen  string `toml:"listen"` // default "127.0.0.1:8081"
+	// Enabled starts the sample origin. Default false.
+	Enabled bool `toml:"enabled"`
+	// Listen is the sample origin's address. Default "127.0.0.1:8081".
+	Listen string `toml:"listen"`
 }
 
 // Server configures the client-facing listeners and their limits.
 type Server struct {
 	// Listen lists host:port addresses served with HTTP/1.1 and h2c (HTTP/2
-	// with prior knowledge). Default ["127.0.0.1:8080"].
+	// with prior knowledge). An empty host means every interface; port 0
+	// any free port. Default (when nil) ["127.0.0.1:8080"]; an explicitly
+	// empty list is an error.
 	Listen []string `toml:"listen"`
-	// Name is this node's pseudonym in Via, CDN-Loop and Cache-Status.
-	// Default "popcache".
+	// Name is this node's pseudonym in Via, CDN-Loop and Cache-Status: an
+	// RFC 9110 token. Default "popcache".
 	Name string `toml:"name"`
 	// MaxHeaderBytes caps the request line plus headers. Default 64KiB;
 	// larger requests get 431.
@@ -60,11 +79,13 @@ type Server struct {
 	IdleTimeout Duration `toml:"idle_timeout"`
 	// ShutdownTimeout bounds the graceful drain on SIGTERM. Default 30s.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
-	// TrustedProxies lists CIDRs whose X-Forwarded-For is kept and appended
-	// to; from any other peer the header is replaced. Default none.
+	// TrustedProxies lists CIDR prefixes ("10.0.0.0/8") or bare IPs (one
+	// address) whose X-Forwarded-For is kept and appended to; from any other
+	// peer the header is replaced. Default none.
 	TrustedProxies []string `toml:"trusted_proxies"`
 
-	// TrustedPrefixes is TrustedProxies parsed.
+	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare
+	// IPs as /32 or /128. Never nil after Validate.
 	TrustedPrefixes []netip.Prefix `toml:"-"`
 }
 
@@ -72,17 +93,18 @@ type Server struct {
 type Admin struct {
 	// Listen is the admin address. Default "127.0.0.1:9090"; "" after
 	// defaults only if Disabled.
-	Listen   string `toml:"listen"`
-	Disabled bool   `toml:"disabled"`
+	Listen string `toml:"listen"`
+	// Disabled turns the admin listener off. Default false.
+	Disabled bool `toml:"disabled"`
 }
 
 // Cache configures the cache tiers and the node-wide cache policy defaults.
 type Cache struct {
 	// MemoryMaxBytes is the hard cap of the memory tier (bodies plus headers).
-	// Default 512MiB.
+	// Default 512MiB; at least 1MiB.
 	MemoryMaxBytes Size `toml:"memory_max_bytes"`
 	// MaxObjectBytes is the largest body the cache stores; larger responses
-	// are streamed through uncached. Default 64MiB.
+	// are streamed through uncached. Default 64MiB; at most MemoryMaxBytes.
 	MaxObjectBytes Size `toml:"max_object_bytes"`
 	// FillTimeout bounds one coalesced upstream fetch, independent of the
 	// clients waiting for it. Default 60s.
@@ -92,12 +114,14 @@ type Cache struct {
 	// queueing behind one another (Varnish's hit-for-miss). Default 30s.
 	HitForMissTTL Duration `toml:"hit_for_miss_ttl"`
 	// Policy is the default cache policy of every route; a route's own
-	// [routes.cache] overrides it field by field.
+	// [routes.cache] overrides it field by field. After EnsureDefaults
+	// every field of it is set.
 	Policy Policy `toml:"policy"`
 }
 
-// Policy is a cache policy. Pointers distinguish "unset" from zero so a
-// route can override a node default with false or 0.
+// Policy is a cache policy. Pointers (and nil versus empty for
+// TargetedHeaders) distinguish "unset" from zero, so a route can override a
+// node default with false, 0 or []. Durations here may be 0.
 type Policy struct {
 	// Enabled turns caching on for the route. Default true.
 	Enabled *bool `toml:"enabled"`
@@ -126,7 +150,9 @@ type Policy struct {
 	// StripTargetedHeaders removes the targeted headers from responses to
 	// clients (they are meant for CDNs). Default true.
 	StripTargetedHeaders *bool `toml:"strip_targeted_headers"`
-	// Key is the cache key recipe.
+	// Key is the cache key recipe. It is one field: a route's key replaces
+	// the node's whole recipe, it is not merged with it. Default: scheme,
+	// host, path and the whole query.
 	Key *Key `toml:"key"`
 }
 
@@ -140,19 +166,25 @@ type Key struct {
 	// Query is "all" (every parameter, sorted by name then value — the
 	// default), or "none". Include and Exclude refine "all".
 	Query string `toml:"query"`
-	// QueryInclude, when set, keeps only these query parameters.
+	// QueryInclude, when set (even to []), keeps only these query
+	// parameters. Not with QueryExclude, nor with Query "none".
 	QueryInclude []string `toml:"query_include"`
 	// QueryExclude drops these query parameters (utm_source and the like).
+	// Not with QueryInclude, nor with Query "none".
 	QueryExclude []string `toml:"query_exclude"`
-	// Headers lists request headers whose values join the key.
+	// Headers lists request headers whose values join the key. In
+	// Route.Effective they are in canonical form (textproto).
 	Headers []string `toml:"headers"`
-	// Cookies lists cookie names whose values join the key.
+	// Cookies lists cookie names (exact, case-sensitive) whose values join
+	// the key.
 	Cookies []string `toml:"cookies"`
 }
 
 // Origin is a named pool of upstream servers.
 type Origin struct {
-	Name    string     `toml:"name"`
+	// Name identifies the pool in Route.Origin; required and unique.
+	Name string `toml:"name"`
+	// Servers are the pool's members; at least one.
 	Servers []Upstream `toml:"servers"`
 	// Balance is "round_robin" (default), "weighted", "least_conn" or "hash"
 	// (consistent hashing on the cache key).
@@ -171,26 +203,33 @@ type Origin struct {
 	// MaxConns caps connections per server (0 = unlimited). Default 0.
 	MaxConns int `toml:"max_conns"`
 	// InsecureSkipVerify disables TLS verification for https servers.
+	// Default false.
 	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
 
-	Health  HealthCheck `toml:"health"`
-	Passive Passive     `toml:"passive"`
+	// Health configures active health checks.
+	Health HealthCheck `toml:"health"`
+	// Passive configures ejection on failures seen in live traffic.
+	Passive Passive `toml:"passive"`
 }
 
 // Upstream is one server of an origin pool: {url = "http://10.0.0.1:8080", weight = 2}.
 type Upstream struct {
-	URL    string `toml:"url"`
-	Weight int    `toml:"weight"` // default 1
+	// URL is http:// or https://, a host and an optional port: no path
+	// (a lone "/" is dropped), query, fragment or user info. Required.
+	URL string `toml:"url"`
+	// Weight is the server's share under "weighted" balancing. Default 1.
+	Weight int `toml:"weight"`
 
-	// Parsed is URL parsed; only http and https schemes, no path.
+	// Parsed is URL parsed (scheme and host only); set by Validate.
 	Parsed *url.URL `toml:"-"`
 }
 
 // HealthCheck configures active health checks. Off unless Path is set.
 type HealthCheck struct {
+	// Path is requested with GET on every server; it starts with "/".
 	Path       string   `toml:"path"`
 	Interval   Duration `toml:"interval"`    // default 5s
-	Timeout    Duration `toml:"timeout"`     // default 2s
+	Timeout    Duration `toml:"timeout"`     // default 2s; less than Interval
 	Rise       int      `toml:"rise"`        // successes to mark up; default 2
 	Fall       int      `toml:"fall"`        // failures to mark down; default 3
 	ExpectCode int      `toml:"expect_code"` // 0 = any 2xx or 3xx
@@ -200,15 +239,18 @@ type HealthCheck struct {
 // (connect errors, resets, 5xx answers to proxied requests).
 type Passive struct {
 	MaxFails int      `toml:"max_fails"` // default 5; 0 after defaults never happens, use Disabled
-	Eject    Duration `toml:"eject"`     // default 30s
-	Disabled bool     `toml:"disabled"`
+	Eject    Duration `toml:"eject"`     // how long an ejected server rests; default 30s
+	Disabled bool     `toml:"disabled"`  // turns passive ejection off
 }
 
 // Route maps requests to an origin pool and a cache policy.
 type Route struct {
+	// Name identifies the route in logs and metrics; unique. Default
+	// "route-N", N being its index in Config.Routes.
 	Name string `toml:"name"`
 	// Hosts are exact names ("example.com"), wildcards ("*.example.com",
-	// matching one or more labels) or "*" (any). Empty means "*".
+	// matching one or more labels) or "*" (any). Empty means "*". Never a
+	// port. Validate lower-cases them.
 	Hosts []string `toml:"hosts"`
 	// Paths are prefixes ("/static/") or globs containing '*' ("/img/*.png",
 	// where * matches within one segment and ** across segments). Empty
@@ -219,11 +261,13 @@ type Route struct {
 	// Cache overrides the node's [Cache.Policy] for this route.
 	Cache Policy `toml:"cache"`
 
-	// Effective is Cache merged over the node default, all fields set.
+	// Effective is Cache merged field by field over Cache.Policy over the
+	// built-in defaults, all fields set; set by Validate.
 	Effective EffectivePolicy `toml:"-"`
 }
 
-// EffectivePolicy is a route's cache policy with every default applied.
+// EffectivePolicy is a route's cache policy with every default applied;
+// each field means what the Policy field of the same name does.
 type EffectivePolicy struct {
 	Enabled              bool
 	DefaultTTL           time.Duration
@@ -232,8 +276,10 @@ type EffectivePolicy struct {
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
 	AllowSetCookie       bool
-	// TargetedHeaders are canonical header names (textproto form).
+	// TargetedHeaders are canonical header names (textproto form, so
+	// "Cdn-Cache-Control"), in order of precedence; never nil.
 	TargetedHeaders      []string
 	StripTargetedHeaders bool
-	Key                  Key
+	// Key has Query set ("all" or "none") and canonical Headers.
+	Key Key
 }
