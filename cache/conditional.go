@@ -70,7 +70,7 @@ func noneMatchFails(lines []string, etag string) bool {
 			}
 			member := line[i:]
 			if end := etagEnd(member); end > 0 {
-				if tag, ok := opaqueTag(member[:end]); ok && tag == stored && stored != "" {
+				if tag, _ := opaqueTag(member[:end]); tag == stored && stored != "" {
 					return true
 				}
 				i += end

@@ -21,6 +21,9 @@ type Fill struct {
 	Stored bool
 	// Detail says why the response was not stored (a Cache-Status detail).
 	Detail string
+	// UpstreamStatus is the status upstream answered with (304 for a
+	// successful revalidation).
+	UpstreamStatus int
 
 	leader *int // identifies the caller whose fetch function ran
 }

@@ -1,0 +1,173 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/popcache/popcache/cache"
+)
+
+// fetch makes one upstream GET for rq — a fill, or a revalidation of stale
+// — and stores what may be stored. It never returns a partial body as an
+// Object: a body that fails half-way is an error, and one larger than the
+// cache takes is handed back as a Private stream.
+func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, kind string) (*cache.Fill, error) {
+	out := s.outbound(ctx, rq, true)
+	if stale != nil {
+		cache.AddValidators(out.Header, &stale.Meta)
+	}
+	if h := s.hooks.UpstreamRequest; h != nil {
+		if err := h(rq, out); err != nil {
+			return nil, err
+		}
+	}
+	reqTime := s.now()
+	resp, err := rq.Route.Pool.RoundTrip(out, rq.Key)
+	respTime := s.now()
+	s.m.upstream.WithLabelValues(rq.Route.Name, kind).Observe(respTime.Sub(reqTime).Seconds())
+	if err != nil {
+		s.m.fills.WithLabelValues("error").Inc()
+		return nil, &upstreamError{err: err}
+	}
+	removeHopHeaders(resp.Header)
+	if h := s.hooks.UpstreamResponse; h != nil {
+		if err := h(rq, resp); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+	}
+	pol := &rq.Route.Policy
+	if stale != nil && resp.StatusCode == http.StatusNotModified {
+		resp.Body.Close()
+		meta, verdict, ok := cache.Freshen(&stale.Meta, resp.Header, reqTime, respTime, pol)
+		if !ok {
+			// The 304 is for another representation: fetch it whole.
+			return s.fetch(ctx, rq, nil, kind)
+		}
+		s.prepare(&meta, int64(len(stale.Body)))
+		obj := &cache.Object{Meta: meta, Body: stale.Body}
+		f := &cache.Fill{Object: obj, UpstreamStatus: http.StatusNotModified, Detail: verdict.Reason}
+		if verdict.Storable {
+			f.Stored = s.store.Put(rq.Key, obj, respTime)
+		} else {
+			// The 304 withdrew permission to store: serve it, drop the copy.
+			s.store.Invalidate(rq.Key)
+		}
+		s.m.fills.WithLabelValues("refreshed").Inc()
+		return f, nil
+	}
+
+	meta, verdict := cache.Evaluate(http.MethodGet, rq.In.Header, resp.StatusCode, resp.Header, reqTime, respTime, pol)
+	limit := int64(s.cfg.Cache.MaxObjectBytes)
+	detail := verdict.Reason
+	if verdict.Storable && resp.ContentLength > limit {
+		verdict.Storable, detail = false, "too-large"
+	}
+	if !verdict.Storable && resp.StatusCode < 500 {
+		// Uncacheable: the response goes to the client that asked, alone,
+		// and the URL is remembered so later requests do not queue.
+		s.store.MarkPass(rq.Key, respTime)
+		s.m.fills.WithLabelValues("not_stored").Inc()
+		return s.private(resp, detail), nil
+	}
+	body, err := readBody(resp, limit)
+	if err != nil {
+		resp.Body.Close()
+		s.m.fills.WithLabelValues("error").Inc()
+		return nil, &upstreamError{err: fmt.Errorf("reading body: %w", err)}
+	}
+	if int64(len(body)) > limit {
+		// Longer than announced (or unannounced): stream the rest.
+		s.store.MarkPass(rq.Key, respTime)
+		s.m.fills.WithLabelValues("not_stored").Inc()
+		p := s.private(resp, "too-large")
+		p.Private.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+		return p, nil
+	}
+	resp.Body.Close()
+	if verdict.Storable {
+		meta.BodySize = int64(len(body))
+	} else {
+		// A server error without freshness: shared with the waiters of this
+		// fill (each would get one like it) but not stored.
+		meta.Header = resp.Header
+		meta.Status = resp.StatusCode
+	}
+	s.prepare(&meta, int64(len(body)))
+	obj := &cache.Object{Meta: meta, Body: body}
+	f := &cache.Fill{Object: obj, UpstreamStatus: resp.StatusCode, Detail: detail}
+	if verdict.Storable {
+		f.Stored = s.store.Put(rq.Key, obj, respTime)
+		if !f.Stored {
+			f.Detail = "admission"
+		}
+		s.m.fills.WithLabelValues("stored").Inc()
+	} else {
+		s.m.fills.WithLabelValues("not_stored").Inc()
+	}
+	return f, nil
+}
+
+// private wraps an unshareable response.
+func (s *Server) private(resp *http.Response, detail string) *cache.Fill {
+	return &cache.Fill{
+		Private:        &cache.PrivateResponse{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body},
+		UpstreamStatus: resp.StatusCode,
+		Detail:         detail,
+	}
+}
+
+// prepare makes a stored header ready to replay on every hit: our Via
+// entry, an exact Content-Length, and slices clipped so that a hook's
+// append never writes into memory shared between hits.
+func (s *Server) prepare(m *cache.Meta, size int64) {
+	h := m.Header
+	if h == nil {
+		h = make(http.Header)
+		m.Header = h
+	}
+	delete(h, "Age")
+	if via := h["Via"]; len(via) == 0 || !endsWithEntry(via[len(via)-1], s.via) {
+		h["Via"] = appendVia(via, s.via)
+	}
+	if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified && m.Status >= 200 {
+		h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
+	}
+	for k, v := range h {
+		h[k] = slices.Clip(v)
+	}
+}
+
+// endsWithEntry reports whether a Via line ends with entry.
+func endsWithEntry(line, entry string) bool {
+	return len(line) >= len(entry) && line[len(line)-len(entry):] == entry
+}
+
+// readBody reads a response body, up to limit+1 bytes so that the caller
+// can tell an over-long body.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	size := resp.ContentLength
+	if size < 0 || size > limit {
+		size = 32 << 10
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if resp.ContentLength >= 0 && int64(buf.Len()) < resp.ContentLength {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return buf.Bytes(), nil
+}
+
+// readCloser joins a reader with the closer of the body it reads.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}

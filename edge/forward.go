@@ -1,0 +1,110 @@
+package edge
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// fillStripped are request fields never sent on a fill or revalidation:
+// the cache wants the whole, unconditional representation, and answers
+// the client's own conditionals and ranges itself.
+var fillStripped = [...]string{
+	"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range",
+	// Method overrides would let a GET that fills the cache act as another
+	// method at origins that honour them (cache poisoning).
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+}
+
+// untrustedStripped are request fields that some origins use to pick the
+// URL they serve; from an untrusted peer they would let a client poison the
+// cache under another URL's key.
+var untrustedStripped = [...]string{"X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Server"}
+
+// outbound builds the upstream request for in: a copy with hop-by-hop
+// fields removed and Via and the forwarding fields set. With fill true it
+// is a bodiless GET stripped of conditionals and ranges; otherwise it
+// keeps in's method and streams in's body.
+func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Request {
+	in := rq.In
+	out := in.Clone(ctx)
+	out.RequestURI = ""
+	out.Close = false
+	removeHopHeaders(out.Header)
+	if fill {
+		out.Method = http.MethodGet
+		out.Body = nil
+		out.ContentLength = 0
+		out.GetBody = nil
+		for _, f := range fillStripped {
+			delete(out.Header, f)
+		}
+	}
+	peer, trusted := s.peer(in)
+	if !trusted {
+		for _, f := range untrustedStripped {
+			delete(out.Header, f)
+		}
+		delete(out.Header, "Forwarded")
+		delete(out.Header, "X-Forwarded-For")
+	}
+	if peer.IsValid() {
+		ip := peer.String()
+		if prior := out.Header["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		out.Header["X-Forwarded-For"] = []string{ip}
+	}
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	out.Header["X-Forwarded-Proto"] = []string{proto}
+	out.Header["X-Forwarded-Host"] = []string{in.Host}
+	out.Header["Via"] = appendVia(out.Header["Via"], protoVersion(in)+" "+s.cfg.Server.Name)
+	return out
+}
+
+// peer returns the client's address and whether it is a trusted proxy.
+func (s *Server) peer(in *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(in.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.cfg.Server.TrustedPrefixes {
+		if p.Contains(ip) {
+			return ip, true
+		}
+	}
+	return ip, false
+}
+
+// protoVersion is the received protocol in Via's form ("1.1", "2", "3").
+func protoVersion(r *http.Request) string {
+	switch r.ProtoMajor {
+	case 2:
+		return "2"
+	case 3:
+		return "3"
+	case 1:
+		if r.ProtoMinor == 0 {
+			return "1.0"
+		}
+	}
+	return "1.1"
+}
+
+// appendVia returns the Via field lines with entry appended, in a new slice.
+func appendVia(lines []string, entry string) []string {
+	if len(lines) == 0 {
+		return []string{entry}
+	}
+	return []string{strings.Join(lines, ", ") + ", " + entry}
+}

@@ -1,0 +1,108 @@
+package edge
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+)
+
+// pass forwards a request upstream without the cache: other methods than
+// GET and HEAD, and routes with caching off. The request body is streamed,
+// up to the configured limit. A successful unsafe request invalidates
+// what is stored for its URL and for the URLs in its response's Location
+// and Content-Location on the same host (RFC 9111 §4.4).
+func (s *Server) pass(w http.ResponseWriter, rq *Request) {
+	r := rq.In
+	max := int64(s.cfg.Server.MaxRequestBodyBytes)
+	if r.ContentLength > max {
+		s.fail(w, rq, errBodyTooLarge)
+		return
+	}
+	out := s.outbound(r.Context(), rq, false)
+	if out.Body != nil && out.Body != http.NoBody {
+		out.Body = http.MaxBytesReader(w, out.Body, max)
+	}
+	if h := s.hooks.UpstreamRequest; h != nil {
+		if err := h(rq, out); err != nil {
+			s.fail(w, rq, err)
+			return
+		}
+	}
+	reqTime := s.now()
+	resp, err := rq.Route.Pool.RoundTrip(out, rq.Key)
+	s.m.upstream.WithLabelValues(rq.Route.Name, "pass").Observe(s.now().Sub(reqTime).Seconds())
+	if err != nil {
+		if r.Context().Err() != nil {
+			rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
+			return
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.fail(w, rq, err)
+			return
+		}
+		s.fail(w, rq, &upstreamError{err: err})
+		return
+	}
+	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	if h := s.hooks.UpstreamResponse; h != nil {
+		if err := h(rq, resp); err != nil {
+			s.fail(w, rq, err)
+			return
+		}
+	}
+	if isUnsafe(r.Method) && resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		s.invalidate(rq, resp.Header)
+	}
+	rq.status.fwdStatus = resp.StatusCode
+	if rq.Result == "" {
+		rq.Result = "pass"
+		if rq.status.fwd == fwdBypass {
+			rq.Result = "bypass"
+		}
+	}
+	s.copyResponse(w, rq, resp.StatusCode, resp.Header, resp.Body)
+}
+
+// isUnsafe reports whether a method is unsafe (RFC 9110 §9.2.1).
+func isUnsafe(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return false
+	}
+	return true
+}
+
+// invalidate drops the stored responses for the request's URL and the
+// same-host URLs its response names (§4.4).
+func (s *Server) invalidate(rq *Request, respHeader http.Header) {
+	r := rq.In
+	s.store.Invalidate(s.keyFor(rq, r.URL))
+	n := 1
+	for _, field := range [...]string{"Location", "Content-Location"} {
+		v := respHeader.Get(field)
+		if v == "" {
+			continue
+		}
+		u, err := r.URL.Parse(v)
+		if err != nil || (u.Host != "" && u.Host != r.Host) {
+			continue
+		}
+		s.store.Invalidate(s.keyFor(rq, u))
+		n++
+	}
+	s.m.invalidations.Add(float64(n))
+}
+
+// keyFor is the primary key of u on the request's host, with the route's
+// recipe and the request's headers.
+func (s *Server) keyFor(rq *Request, u *url.URL) string {
+	r := rq.In
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	var buf [256]byte
+	return string(rq.Route.Key.Append(buf[:0], scheme, r.Host, u.EscapedPath(), u.RawQuery, r.Header))
+}

@@ -1,0 +1,123 @@
+package edge
+
+import (
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/popcache/popcache/cache"
+)
+
+// writeObject writes a stored (or just fetched) object to the client:
+// the stored header as is, Age and Cache-Status, then the body, or a 304
+// when the client's own conditional matches (RFC 9110 §13.2.2), or no
+// body for HEAD.
+func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Object, now time.Time) {
+	r := rq.In
+	h := w.Header()
+	for k, v := range obj.Meta.Header {
+		h[k] = v
+	}
+	h["Age"] = []string{obj.Meta.AgeHeader(now)}
+	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
+	code := obj.Meta.Status
+	if code == http.StatusOK && hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
+		code = http.StatusNotModified
+	}
+	if f := s.hooks.ResponseFilter; f != nil {
+		f(rq, h)
+	}
+	rq.Code = code
+	w.WriteHeader(code)
+	if r.Method == http.MethodHead || code == http.StatusNotModified {
+		return
+	}
+	n, err := w.Write(obj.Body)
+	rq.BodyBytes = int64(n)
+	if err != nil {
+		rq.Err = err
+	}
+}
+
+// hasConditional reports whether the request carries a validator-based
+// precondition the cache answers itself.
+func hasConditional(h http.Header) bool {
+	return len(h["If-None-Match"]) > 0 || len(h["If-Modified-Since"]) > 0
+}
+
+// setCacheStatus sets Cache-Status to the upstream entries (if any) with
+// ours appended (RFC 9211 §2: the cache nearest the client comes last).
+func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
+	var buf [160]byte
+	b := buf[:0]
+	for _, u := range upstream {
+		b = append(b, u...)
+		b = append(b, ", "...)
+	}
+	b = rq.status.appendTo(b, s.cfg.Server.Name)
+	h["Cache-Status"] = []string{string(b)}
+}
+
+// writePrivate streams an unshared upstream response to the client.
+func (s *Server) writePrivate(w http.ResponseWriter, rq *Request, p *cache.PrivateResponse) {
+	defer p.Body.Close()
+	s.copyResponse(w, rq, p.Status, p.Header, p.Body)
+}
+
+// copyResponse writes an upstream response's header and streams its body,
+// flushing as it goes when the length is unknown (streams, SSE).
+func (s *Server) copyResponse(w http.ResponseWriter, rq *Request, status int, header http.Header, body io.Reader) {
+	h := w.Header()
+	for k, v := range header {
+		h[k] = v
+	}
+	for _, t := range rq.Route.Policy.TargetedHeaders {
+		if rq.Route.Policy.StripTargetedHeaders {
+			delete(h, t)
+		}
+	}
+	h["Via"] = appendVia(header["Via"], s.via)
+	delete(h, "Age")
+	if age := header["Age"]; len(age) > 0 {
+		h["Age"] = age
+	}
+	s.setCacheStatus(h, rq, header["Cache-Status"])
+	if f := s.hooks.ResponseFilter; f != nil {
+		f(rq, h)
+	}
+	rq.Code = status
+	w.WriteHeader(status)
+	if rq.In.Method == http.MethodHead {
+		return
+	}
+	bp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bp)
+	flush := len(header["Content-Length"]) == 0
+	rc := http.NewResponseController(w)
+	for {
+		n, rerr := body.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			rq.BodyBytes += int64(m)
+			if werr != nil {
+				rq.Err = werr
+				return
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				// Headers are gone: all we can do is cut the response short
+				// so the client sees it incomplete.
+				rq.Err = rerr
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
+	}
+}
+
+// copyBufSize is the size of the buffers used to stream bodies.
+const copyBufSize = 32 << 10
