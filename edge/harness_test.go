@@ -58,11 +58,9 @@ func startNode(t *testing.T, origin http.Handler, extra string) *node {
 	t.Helper()
 	o := httptest.NewServer(origin)
 	t.Cleanup(o.Close)
+	// No [server] or [admin] here: the test opens its own listener, and
+	// extra may set server limits.
 	toml := fmt.Sprintf(`
-[server]
-listen = ["127.0.0.1:0"]
-[admin]
-disabled = true
 [[origins]]
 name = "o"
 servers = [{ url = %q }]
