@@ -27,7 +27,7 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 		}
 	}
 	reqTime := s.now()
-	resp, err := rq.Route.Pool.RoundTrip(out, rq.Key)
+	resp, err := s.upstream(rq).RoundTrip(out, rq.Key)
 	respTime := s.now()
 	s.m.upstream.WithLabelValues(rq.Route.Name, kind).Observe(respTime.Sub(reqTime).Seconds())
 	if err != nil {

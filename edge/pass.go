@@ -29,7 +29,7 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 		}
 	}
 	reqTime := s.now()
-	resp, err := rq.Route.Pool.RoundTrip(out, rq.Key)
+	resp, err := s.upstream(rq).RoundTrip(out, rq.Key)
 	s.m.upstream.WithLabelValues(rq.Route.Name, "pass").Observe(s.now().Sub(reqTime).Seconds())
 	if err != nil {
 		if r.Context().Err() != nil {

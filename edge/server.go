@@ -27,20 +27,25 @@ type Options struct {
 	Now func() time.Time
 	// Hooks customise the request phases; the zero value changes nothing.
 	Hooks Hooks
+	// Upstream picks where a route's misses go (a shield tier); nil sends
+	// them to the route's origin pool.
+	Upstream UpstreamFunc
 }
 
 // Server is one node's client-facing side: it routes requests, answers
 // them from the cache or fills the cache from upstream.
 type Server struct {
-	cfg    *conf.Config
-	table  *routing.Table
-	store  *cache.Store
-	log    *slog.Logger
-	now    func() time.Time
-	hooks  Hooks
-	m      *metrics
-	via    string // our Via entry, "1.1 <name>"
-	maxURI int
+	cfg   *conf.Config
+	table *routing.Table
+	store *cache.Store
+	log   *slog.Logger
+	now   func() time.Time
+	hooks Hooks
+	m     *metrics
+
+	upstreamFor UpstreamFunc
+	via         string // our Via entry, "1.1 <name>"
+	maxURI      int
 
 	bg   sync.WaitGroup // background revalidations
 	bufs sync.Pool      // *[]byte of copyBufSize, for streaming bodies
@@ -53,15 +58,17 @@ func New(cfg *conf.Config, table *routing.Table, store *cache.Store, opts Option
 		return nil, errors.New("edge: new server: config, routing table and store are required")
 	}
 	s := &Server{
-		cfg:    cfg,
-		table:  table,
-		store:  store,
-		log:    opts.Logger,
-		now:    opts.Now,
-		hooks:  opts.Hooks,
-		m:      newMetrics(opts.Registerer),
-		via:    "1.1 " + cfg.Server.Name,
-		maxURI: int(cfg.Server.MaxURIBytes),
+		cfg:   cfg,
+		table: table,
+		store: store,
+		log:   opts.Logger,
+		now:   opts.Now,
+		hooks: opts.Hooks,
+
+		upstreamFor: opts.Upstream,
+		m:           newMetrics(opts.Registerer),
+		via:         "1.1 " + cfg.Server.Name,
+		maxURI:      int(cfg.Server.MaxURIBytes),
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
 	if s.log == nil {
