@@ -40,11 +40,24 @@ func newBalancer(name string, n int) (balancer, error) {
 }
 
 // roundRobin takes the servers in turn, skipping those not allowed.
-type roundRobin struct{ next atomic.Uint64 }
+type roundRobin struct{ rotation }
+
+// rotation is a turn counter shared by concurrent picks.
+type rotation struct{ next atomic.Uint64 }
+
+// turn returns where a pick starts. A retry (f.exclude set) takes the
+// turn after the failed pick's without using one up, so a dead server does
+// not get every first attempt.
+func (r *rotation) turn(f filter) uint64 {
+	if f.exclude != nil {
+		return r.next.Load()
+	}
+	return r.next.Add(1) - 1
+}
 
 func (b *roundRobin) pick(servers []*server, f filter, _ string) *server {
 	n := uint64(len(servers))
-	start := b.next.Add(1) - 1
+	start := b.turn(f)
 	for i := range n {
 		if s := servers[(start+i)%n]; f.allows(s) {
 			return s
@@ -85,11 +98,11 @@ func (b *smoothWeighted) pick(servers []*server, f filter, _ string) *server {
 
 // leastConn takes the server with the fewest requests in flight relative
 // to its weight; ties go round robin.
-type leastConn struct{ next atomic.Uint64 }
+type leastConn struct{ rotation }
 
 func (b *leastConn) pick(servers []*server, f filter, _ string) *server {
 	n := uint64(len(servers))
-	start := b.next.Add(1) - 1
+	start := b.turn(f)
 	var best *server
 	var bestLoad int64
 	for i := range n {

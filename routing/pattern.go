@@ -19,18 +19,22 @@ const (
 // parseHostPattern classifies a configured host and returns the string the
 // table indexes it under: the name itself, a wildcard's suffix, or "".
 func parseHostPattern(h string) (hostKind, string, error) {
-	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	h = strings.ToLower(h)
 	switch {
 	case h == "" || h == "*":
 		return hostAny, "", nil
 	case strings.HasPrefix(h, "*."):
-		suffix := h[2:]
+		suffix := strings.TrimSuffix(h[2:], ".")
 		if suffix == "" || strings.ContainsAny(suffix, "*:") || strings.HasPrefix(suffix, ".") {
 			return 0, "", fmt.Errorf("host %q: want \"*.\" followed by a domain", h)
 		}
 		return hostWildcard, suffix, nil
 	case strings.Contains(h, "*"):
 		return 0, "", fmt.Errorf("host %q: '*' is allowed only as \"*\" or a leading \"*.\" label", h)
+	}
+	h = strings.TrimSuffix(h, ".")
+	if h == "" {
+		return 0, "", fmt.Errorf("host %q: empty name", h+".")
 	}
 	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
 		h = h[1 : len(h)-1]
