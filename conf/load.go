@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -32,7 +33,7 @@ func Parse(source string, data []byte) (*Config, error) {
 	src := string(data)
 	var tree map[string]any
 	if _, err := toml.Decode(src, &tree); err != nil {
-		return nil, Errors{syntaxError(source, err)}
+		return nil, Errors{syntaxError(source, src, err)}
 	}
 	lines := indexLines(src)
 	if errs := checkSchema(source, tree, lines); len(errs) > 0 {
@@ -45,7 +46,7 @@ func Parse(source string, data []byte) (*Config, error) {
 	if err != nil {
 		// checkSchema refuses what the typed decode would; keep this path
 		// anyway rather than trust the two to stay in step.
-		return nil, Errors{syntaxError(source, err)}
+		return nil, Errors{syntaxError(source, src, err)}
 	}
 	var errs Errors
 	for _, k := range md.Undecoded() {
@@ -65,13 +66,20 @@ func Parse(source string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// syntaxError turns a BurntSushi/toml error into an Error.
-func syntaxError(source string, err error) *Error {
+// syntaxError turns a BurntSushi/toml error on src into an Error.
+func syntaxError(source, src string, err error) *Error {
 	var pe toml.ParseError
-	if errors.As(err, &pe) {
-		return &Error{Source: source, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+	if !errors.As(err, &pe) {
+		return &Error{Source: source, Msg: err.Error()}
 	}
-	return &Error{Source: source, Msg: err.Error()}
+	line := pe.Position.Line
+	// The parser counts an offending newline as the start of the next line
+	// ("[server" + "\n" is reported on the line after); the byte offset
+	// tells the line a reader would look at.
+	if start := pe.Position.Start; start > 0 && start <= len(src) {
+		line = 1 + strings.Count(src[:start], "\n")
+	}
+	return &Error{Source: source, Line: line, Key: pe.LastKey, Msg: pe.Message}
 }
 
 //go:embed default.toml
