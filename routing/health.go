@@ -65,7 +65,7 @@ func (p *Pool) probe(ctx context.Context, s *server) bool {
 		req.Host = p.hostHeader
 	}
 	req.Header.Set("User-Agent", "popcache-health-check")
-	resp, err := p.transport.RoundTrip(req)
+	resp, err := p.probes.RoundTrip(req)
 	if err != nil {
 		return false
 	}

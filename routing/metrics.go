@@ -37,19 +37,9 @@ func (o outcome) String() string {
 	return "unknown"
 }
 
-// metrics are a table's collectors. Labels: pool is the origin name, server
-// the server's scheme://host.
-//
-//   - popcache_upstream_requests_total{pool,server,outcome}: attempts sent
-//     to a server (a retry is a second attempt).
-//   - popcache_upstream_retries_total{pool}: requests retried on another
-//     server after a connect error.
-//   - popcache_upstream_server_up{pool,server}: 1 while active checks (if
-//     any) find the server up, else 0. Passive ejections do not show here.
-//   - popcache_upstream_ejections_total{pool,server}: passive ejections.
-//
-// A nil *metrics, and the nil *poolMetrics and *serverMetrics it hands
-// out, record nothing.
+// metrics are a table's collectors, listed in the doc of
+// [Options.Registerer]. A nil *metrics, and the nil *poolMetrics and
+// *serverMetrics it hands out, record nothing.
 type metrics struct {
 	requests  *prometheus.CounterVec
 	retries   *prometheus.CounterVec

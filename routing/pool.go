@@ -21,6 +21,7 @@ type Pool struct {
 	servers    []*server
 	balancer   balancer
 	transport  *http.Transport
+	probes     *http.Transport // health checks only: never queued behind MaxConns; nil without checks
 	passive    conf.Passive
 	health     conf.HealthCheck
 	now        func() time.Time
@@ -48,7 +49,7 @@ func newPool(o *conf.Origin, m *metrics, log *slog.Logger, now func() time.Time)
 		bad("no servers")
 	}
 	https := false
-	for i, u := range o.Servers {
+	for _, u := range o.Servers {
 		switch {
 		case u.Parsed == nil:
 			bad("server %q: URL not parsed", u.URL)
@@ -58,7 +59,7 @@ func newPool(o *conf.Origin, m *metrics, log *slog.Logger, now func() time.Time)
 			bad("server %q: no host", u.URL)
 		default:
 			https = https || u.Parsed.Scheme == "https"
-			p.servers = append(p.servers, newServer(i, u.Parsed, u.Weight))
+			p.servers = append(p.servers, newServer(len(p.servers), u.Parsed, u.Weight))
 		}
 	}
 	if !o.Passive.Disabled && (o.Passive.MaxFails < 1 || o.Passive.Eject <= 0) {
@@ -76,6 +77,11 @@ func newPool(o *conf.Origin, m *metrics, log *slog.Logger, now func() time.Time)
 	}
 	p.balancer = b
 	p.transport = newTransport(o, https)
+	if o.Health.Path != "" {
+		probes := *o
+		probes.MaxConns, probes.MaxIdleConns = 0, 1
+		p.probes = newTransport(&probes, https)
+	}
 	p.m = m.pool(p)
 	return p, nil
 }
@@ -135,7 +141,12 @@ func (p *Pool) Name() string { return p.name }
 
 // Close closes the pool's idle connections. Requests in flight are not
 // interrupted and the pool stays usable.
-func (p *Pool) Close() { p.transport.CloseIdleConnections() }
+func (p *Pool) Close() {
+	p.transport.CloseIdleConnections()
+	if p.probes != nil {
+		p.probes.CloseIdleConnections()
+	}
+}
 
 // RoundTrip sends req to one of the pool's servers and returns its
 // response, unchanged (redirects are not followed).
@@ -148,7 +159,7 @@ func (p *Pool) Close() { p.transport.CloseIdleConnections() }
 // RoundTrip closes req.Body, even on errors.
 //
 // The server is chosen by the origin's balance; hashKey matters only for
-// "hash" (pass the cache key). Down and ejected servers are skipped unless
+// "hash" (pass the cache key; "" is hashed like any other key). Down and ejected servers are skipped unless
 // all are, and then all are tried. If the connection to the chosen server
 // cannot be established, the request is retried once on another server;
 // every other error, and any response (5xx included), is returned as is.

@@ -311,3 +311,52 @@ func TestCanceledRequestIsNotAServerFailure(t *testing.T) {
 		t.Error("a client cancellation counted against the server")
 	}
 }
+
+// TestUpgradeBody: a 101 response body stays writable (ReverseProxy relays
+// upgrades through it) and still releases its server on Close.
+func TestUpgradeBody(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+		brw.Flush()
+		line, _ := brw.ReadString('\n')
+		brw.WriteString(line)
+		brw.Flush()
+	}))
+	defer up.Close()
+	o := testOrigin(t, "o", up.URL)
+	o.Balance = "least_conn"
+	p := testTable(t, nil, Options{}, o).Pool("o")
+	req := outgoing(t, http.MethodGet, "")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "echo")
+	resp, err := p.RoundTrip(req, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		t.Fatalf("101 body %T is not an io.ReadWriteCloser", resp.Body)
+	}
+	if _, err := io.WriteString(rwc, "ping\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(rwc, buf); err != nil || string(buf) != "ping\n" {
+		t.Fatalf("read %q, %v; want the echo", buf, err)
+	}
+	if n := p.servers[0].inflight.Load(); n != 1 {
+		t.Errorf("in flight during the upgrade = %d, want 1", n)
+	}
+	rwc.Close()
+	if n := p.servers[0].inflight.Load(); n != 0 {
+		t.Errorf("in flight after Close = %d, want 0", n)
+	}
+}

@@ -16,9 +16,19 @@ import (
 
 // Options holds what a [Table] needs besides its config.
 type Options struct {
-	// Registerer receives the table's metrics (see metrics.go). Nil means no
-	// metrics. Tables built one after another on the same Registerer (config
-	// reloads) share the same collectors.
+	// Registerer receives the table's metrics. Nil means no metrics.
+	// Tables built one after another on the same Registerer (config
+	// reloads) share the same collectors. Labels: pool is the origin name,
+	// server the server's scheme://host.
+	//
+	//   - popcache_upstream_requests_total{pool,server,outcome}: attempts,
+	//     a retry being a second attempt; outcome is ok, bad_status (502,
+	//     503, 504), connect_error, error or canceled.
+	//   - popcache_upstream_retries_total{pool}: requests retried on
+	//     another server after failing to connect.
+	//   - popcache_upstream_server_up{pool,server}: 1 while active checks
+	//     (if any) find the server up, else 0; ejections do not show here.
+	//   - popcache_upstream_ejections_total{pool,server}: passive ejections.
 	Registerer prometheus.Registerer
 	// Logger receives server state changes (down, up, ejected). Nil discards
 	// them.
@@ -205,6 +215,7 @@ func compareEntries(a, b entry) int {
 const maxInlineHost = 256
 
 // Match returns the route for a request, or nil when no route matches.
+// The Route is shared and must not be modified.
 // host is the request's Host header as received (any case, maybe with a
 // port or a trailing dot); path is its URL path ("" means "/"). The order
 // in which routes are tried is in the package doc. Match does not allocate
@@ -267,7 +278,8 @@ func (t *Table) Run(ctx context.Context) {
 }
 
 // Close closes the idle upstream connections of every pool. Requests in
-// flight are not interrupted.
+// flight are not interrupted. Call it once the table is out of service and
+// its Run has returned (a later request or probe would open new ones).
 func (t *Table) Close() {
 	for _, p := range t.pools {
 		p.Close()

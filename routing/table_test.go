@@ -222,3 +222,22 @@ func BenchmarkMatch(b *testing.B) {
 		})
 	}
 }
+
+// TestMatchLongHost: hosts too long for Match's inline buffer still match.
+func TestMatchLongHost(t *testing.T) {
+	tbl, err := New(orderConfig(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tbl.Close()
+	long := strings.Repeat("a", 300)
+	tests := []struct{ host, want string }{
+		{long + ".Example.com:80", "wild-all"},
+		{long + ".org", "any-first"},
+	}
+	for _, tt := range tests {
+		if r := tbl.Match(tt.host, "/x"); r == nil || r.Name != tt.want {
+			t.Errorf("Match(%d-byte host) = %v, want %s", len(tt.host), r, tt.want)
+		}
+	}
+}
