@@ -1,0 +1,163 @@
+package main
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wrkOut = `Running 2s test @ http://127.0.0.1:18083/obj/1k/1
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.10ms    2.05ms  30.21ms   93.12%
+    Req/Sec    41.99k     3.02k   49.76k    76.19%
+  175398 requests in 2.10s, 222.31MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:  83501.54
+Transfer/sec:    105.83MB
+`
+
+const h2loadOut = `starting benchmark...
+TLS Protocol: TLSv1.3
+finished in 3.00s, 33665.50 req/s, 33.82MB/s
+requests: 101000 total, 101640 started, 101000 done, 100990 succeeded, 10 failed, 1 errored, 2 timeout
+status codes: 100990 2xx, 0 3xx, 4 4xx, 6 5xx
+`
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name       string
+		parse      func(string) (loadResult, error)
+		out        string
+		wantRPS    float64
+		wantErrors int64
+		wantErr    bool
+	}{
+		{name: "wrk", parse: parseWrk, out: wrkOut, wantRPS: 83501.54, wantErrors: 12},
+		{name: "wrk clean", parse: parseWrk, out: "Requests/sec:  10.5\n", wantRPS: 10.5},
+		{name: "wrk garbage", parse: parseWrk, out: "unable to connect", wantErr: true},
+		{name: "h2load", parse: parseH2load, out: h2loadOut, wantRPS: 33665.50, wantErrors: 23},
+		{name: "h2load garbage", parse: parseH2load, out: "no protocol negotiated", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.parse(tt.out)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if got.rps != tt.wantRPS || got.errors != tt.wantErrors {
+				t.Fatalf("got %+v, want rps %v errors %d", got, tt.wantRPS, tt.wantErrors)
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []float64
+		want float64
+	}{
+		{name: "one", in: []float64{4}, want: 4},
+		{name: "odd unsorted", in: []float64{9, 1, 5}, want: 5},
+		{name: "even", in: []float64{1, 2, 3, 10}, want: 2.5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := slices.Clone(tt.in)
+			if got := median(in); got != tt.want {
+				t.Fatalf("median(%v) = %v, want %v", tt.in, got, tt.want)
+			}
+			if !slices.Equal(in, tt.in) {
+				t.Fatalf("median reordered its input")
+			}
+		})
+	}
+}
+
+func TestRotate(t *testing.T) {
+	xs := []string{"a", "b", "c"}
+	tests := []struct {
+		by   int
+		want []string
+	}{
+		{0, []string{"a", "b", "c"}},
+		{1, []string{"b", "c", "a"}},
+		{5, []string{"c", "a", "b"}},
+	}
+	for _, tt := range tests {
+		if got := rotate(xs, tt.by); !slices.Equal(got, tt.want) {
+			t.Errorf("rotate(%v, %d) = %v, want %v", xs, tt.by, got, tt.want)
+		}
+	}
+}
+
+func TestTable(t *testing.T) {
+	var r results
+	rps := rowKey{"h1 1k hot c64", metric{name: "req/s", higherBetter: true}}
+	for _, v := range []float64{50000, 40000, 60000} {
+		r.add(rps, popcache, v)
+	}
+	for _, v := range []float64{100000, 90000, 110000} {
+		r.add(rps, nginxCache, v)
+	}
+	r.skip(rps, varnish, "failed to start")
+	got := r.table([]string{popcache, nginxCache, varnish})
+	for _, want := range []string{
+		"| h1 1k hot c64 | req/s (higher is better) | popcache | 50.0k | 40.0k..60.0k | - |",
+		"|  |  | nginx | 100.0k | 90.0k..110.0k | 0.50 |",
+		"|  |  | varnish | n/a | failed to start | n/a |",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q; got:\n%s", want, got)
+		}
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	full, quick := scenarios(false), scenarios(true)
+	if len(full) != 11 {
+		t.Fatalf("%d full scenarios, want 8 h1 + h2c + tls + burst = 11", len(full))
+	}
+	if len(quick) >= len(full) || len(quick) == 0 {
+		t.Fatalf("quick has %d scenarios, full %d", len(quick), len(full))
+	}
+	names := map[string]bool{}
+	for _, sc := range full {
+		if names[sc.name] {
+			t.Errorf("duplicate scenario name %q", sc.name)
+		}
+		names[sc.name] = true
+	}
+	// quick warms only the 1 KiB working set: 10,000 objects plus two hot keys.
+	if got := len(warmPaths(quick)); got != 10002 {
+		t.Errorf("quick warms %d objects, want 10002", got)
+	}
+	if got := len(warmPaths(full)); got != 20002 {
+		t.Errorf("full warms %d objects, want 20002", got)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	hot := scenario{name: "x", proto: h1, size: "1k", keys: 1, conns: 64}
+	keys := scenario{name: "y", proto: h1, size: "100k", keys: 10000, conns: 256}
+	tl := scenario{name: "z", proto: tls, size: "1k", keys: 1, conns: 64}
+	tests := []struct {
+		name string
+		got  []string
+		want string
+	}{
+		{"wrk hot", wrkArgs(hot, 80, 10*time.Second, "cfg"), "wrk -t2 -c64 -d10s --timeout 5s http://127.0.0.1:80/obj/1k/hot"},
+		{"wrk keys", wrkArgs(keys, 80, 3*time.Second, "cfg"), "wrk -t2 -c256 -d3s --timeout 5s -s cfg/wrk-keys.lua http://127.0.0.1:80/ -- 100k 10000"},
+		{"h2load tls", h2loadArgs(tl, 443, 10*time.Second), "h2load -t2 -c64 -m10 -D10 --warm-up-time=1 https://127.0.0.1:443/obj/1k/hot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := strings.Join(tt.got, " "); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
