@@ -182,3 +182,31 @@ func TestRunWithoutChecks(t *testing.T) {
 	stop := run(t, tbl)
 	stop()
 }
+
+// TestProbeNotQueuedBehindTraffic: with max_conns reached by proxied
+// requests, health checks still get through on their own connections.
+func TestProbeNotQueuedBehindTraffic(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		<-release // hold the connection busy
+	}))
+	defer srv.Close()
+	defer close(release)
+	o := healthOrigin(t, srv.URL)
+	o.MaxConns = 1
+	o.Health.Timeout = conf.Duration(200 * time.Millisecond)
+	p := testTable(t, nil, Options{}, o).Pool("o")
+	resp, err := p.RoundTrip(outgoing(t, http.MethodGet, ""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if !p.probe(context.Background(), p.servers[0]) {
+		t.Error("probe failed while the only allowed connection was busy")
+	}
+}

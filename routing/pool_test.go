@@ -186,9 +186,18 @@ func TestConnectErrorSingleServer(t *testing.T) {
 	}
 }
 
+// closeCounter is a request body that counts its closes and, like a
+// server's request body, cannot be read once closed.
 type closeCounter struct {
 	io.Reader
 	closed atomic.Int64
+}
+
+func (c *closeCounter) Read(p []byte) (int, error) {
+	if c.closed.Load() > 0 {
+		return 0, errors.New("read after close")
+	}
+	return c.Reader.Read(p)
 }
 
 func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
