@@ -159,10 +159,12 @@ func (p *Pool) Close() {
 // RoundTrip closes req.Body, even on errors.
 //
 // The server is chosen by the origin's balance; hashKey matters only for
-// "hash" (pass the cache key; "" is hashed like any other key). Down and ejected servers are skipped unless
-// all are, and then all are tried. If the connection to the chosen server
-// cannot be established, the request is retried once on another server;
-// every other error, and any response (5xx included), is returned as is.
+// "hash" (pass the cache key; "" is hashed like any other key). Down and
+// ejected servers are skipped unless all are, and then all are tried. If
+// the connection to the chosen server cannot be established, the request
+// is retried once on another server, whatever its method (the body is
+// kept for it); every other error, and any response (5xx included), is
+// returned as is.
 func (p *Pool) RoundTrip(req *http.Request, hashKey string) (*http.Response, error) {
 	s := p.pick(hashKey, nil)
 	var guard *retryBody
@@ -198,8 +200,8 @@ func (p *Pool) retryable(req *http.Request, err error) bool {
 }
 
 // pick chooses a server other than exclude: one that is available if any
-// is, else any (all down → all up). exclude is nil, or a pool with two
-// servers or more.
+// is, else any (all down → all up). exclude must be nil unless the pool
+// has two servers or more.
 func (p *Pool) pick(hashKey string, exclude *server) *server {
 	f := filter{now: p.now(), exclude: exclude}
 	if s := p.balancer.pick(p.servers, f, hashKey); s != nil {
