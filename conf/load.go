@@ -31,11 +31,14 @@ func Load(path string) (*Config, error) {
 // errors. A syntax error stops decoding and is reported alone.
 func Parse(source string, data []byte) (*Config, error) {
 	src := string(data)
+	lines, tooDeep := indexLines(src)
+	if tooDeep != 0 {
+		return nil, Errors{{Source: source, Line: tooDeep, Msg: fmt.Sprintf("nested more than %d levels deep", maxDepth)}}
+	}
 	var tree map[string]any
 	if _, err := toml.Decode(src, &tree); err != nil {
 		return nil, Errors{syntaxError(source, src, err)}
 	}
-	lines := indexLines(src)
 	if errs := checkSchema(source, tree, lines); len(errs) > 0 {
 		errs.sortByLine()
 		return nil, errs

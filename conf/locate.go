@@ -23,28 +23,35 @@ func (ix lineIndex) line(k string) int {
 	return 0
 }
 
+// maxDepth bounds the nesting of a config: the components of any key path
+// ("routes[0].cache.key.headers[1]" has 6). popcache's schema needs 6;
+// BurntSushi/toml takes time quadratic in the depth of a dotted key, so
+// deeper input is refused before it is decoded.
+const maxDepth = 32
+
 // indexLines scans TOML source and records the line of every table header,
 // array-of-tables element, key (each prefix of a dotted key included),
-// array element and inline-table key.
+// array element and inline-table key. If the source nests deeper than
+// maxDepth it stops there and returns that line as tooDeep (else 0).
 //
-// It is a locator, not a parser: it runs on text BurntSushi/toml has already
-// accepted, so it checks nothing. On malformed text it still terminates and
-// never panics, recording what it can.
-func indexLines(src string) lineIndex {
+// It is a locator, not a parser: it checks nothing else and runs on any
+// text. On malformed text it still terminates and never panics, recording
+// what it can.
+func indexLines(src string) (lines lineIndex, tooDeep int) {
 	s := &lineScanner{src: src, line: 1, lines: lineIndex{}, arrays: map[string]int{}}
 	if strings.HasPrefix(src, "\ufeff") {
 		s.pos = len("\ufeff")
 	}
 	for {
 		s.skipBlank()
-		if s.eof() {
-			return s.lines
+		if s.eof() || s.tooDeep != 0 {
+			return s.lines, s.tooDeep
 		}
 		start := s.pos
 		if s.peek() == '[' {
 			s.header()
 		} else {
-			s.keyValue(s.table)
+			s.keyValue(s.table, s.tableDepth)
 		}
 		s.skipToLineEnd()
 		if s.pos == start {
@@ -63,8 +70,19 @@ type lineScanner struct {
 	// resolved path ("origins[1].servers").
 	arrays map[string]int
 	// table is the resolved path of the current [table] or [[array]]
-	// element; "" at the top level.
-	table string
+	// element; "" at the top level. tableDepth counts its components.
+	table      string
+	tableDepth int
+	// tooDeep is the line where the nesting first exceeded maxDepth, or 0.
+	tooDeep int
+}
+
+// deep reports whether depth exceeds maxDepth, noting the line if so.
+func (s *lineScanner) deep(depth, line int) bool {
+	if depth > maxDepth && s.tooDeep == 0 {
+		s.tooDeep = line
+	}
+	return s.tooDeep != 0
 }
 
 func (s *lineScanner) eof() bool { return s.pos >= len(s.src) }
@@ -133,34 +151,38 @@ func (s *lineScanner) header() {
 		s.advance()
 	}
 	parts := s.keyParts()
-	if len(parts) == 0 {
+	if len(parts) == 0 || s.deep(len(parts), line) {
 		return
 	}
-	path := ""
+	path, depth := "", 0
 	for i, p := range parts {
-		path = child(path, p)
+		path, depth = child(path, p), depth+1
 		if isArray && i == len(parts)-1 {
 			break
 		}
 		if n, ok := s.arrays[path]; ok {
-			path = index(path, n-1)
+			path, depth = index(path, n-1), depth+1
 		}
 	}
 	if isArray {
 		n := s.arrays[path]
 		s.arrays[path] = n + 1
 		s.record(path, line)
-		path = index(path, n)
+		path, depth = index(path, n), depth+1
+	}
+	if s.deep(depth, line) {
+		return
 	}
 	s.record(path, line)
-	s.table = path
+	s.table, s.tableDepth = path, depth
 }
 
-// keyValue reads "a.b = value" within the table at path table.
-func (s *lineScanner) keyValue(table string) {
+// keyValue reads "a.b = value" within the table at path table, which has
+// depth components.
+func (s *lineScanner) keyValue(table string, depth int) {
 	line := s.line
 	parts := s.keyParts()
-	if len(parts) == 0 {
+	if len(parts) == 0 || s.deep(depth+len(parts), line) {
 		return
 	}
 	s.skipSpace()
@@ -174,7 +196,7 @@ func (s *lineScanner) keyValue(table string) {
 		s.record(path, line)
 	}
 	s.skipSpace()
-	s.value(path)
+	s.value(path, depth+len(parts))
 }
 
 // keyParts reads a possibly dotted key made of bare and quoted names.
@@ -205,8 +227,8 @@ func (s *lineScanner) keyParts() []string {
 }
 
 // value skips one value, recording the elements and keys inside arrays and
-// inline tables under path.
-func (s *lineScanner) value(path string) {
+// inline tables under path, which has depth components.
+func (s *lineScanner) value(path string, depth int) {
 	rest := s.src[s.pos:]
 	switch {
 	case strings.HasPrefix(rest, `"""`):
@@ -218,9 +240,9 @@ func (s *lineScanner) value(path string) {
 	case strings.HasPrefix(rest, `'`):
 		s.literalString()
 	case strings.HasPrefix(rest, `[`):
-		s.array(path)
+		s.array(path, depth)
 	case strings.HasPrefix(rest, `{`):
-		s.inlineTable(path)
+		s.inlineTable(path, depth)
 	default: // number, bool, date-time: up to a delimiter
 		for !s.eof() && !strings.ContainsRune(",]}\n#", rune(s.peek())) {
 			s.advance()
@@ -229,11 +251,14 @@ func (s *lineScanner) value(path string) {
 }
 
 // array reads "[v, v, ...]", recording path[i] at each element's line.
-func (s *lineScanner) array(path string) {
+func (s *lineScanner) array(path string, depth int) {
+	if s.deep(depth+1, s.line) {
+		return
+	}
 	s.advance() // [
 	for i := 0; ; i++ {
 		s.skipBlank()
-		if s.eof() {
+		if s.eof() || s.tooDeep != 0 {
 			return
 		}
 		if s.peek() == ']' {
@@ -243,7 +268,7 @@ func (s *lineScanner) array(path string) {
 		start := s.pos
 		elem := index(path, i)
 		s.record(elem, s.line)
-		s.value(elem)
+		s.value(elem, depth+1)
 		s.skipBlank()
 		if s.peek() == ',' {
 			s.advance()
@@ -255,11 +280,11 @@ func (s *lineScanner) array(path string) {
 }
 
 // inlineTable reads "{k = v, ...}", recording path.k at each key's line.
-func (s *lineScanner) inlineTable(path string) {
+func (s *lineScanner) inlineTable(path string, depth int) {
 	s.advance() // {
 	for {
 		s.skipBlank()
-		if s.eof() {
+		if s.eof() || s.tooDeep != 0 {
 			return
 		}
 		if s.peek() == '}' {
@@ -267,7 +292,7 @@ func (s *lineScanner) inlineTable(path string) {
 			return
 		}
 		start := s.pos
-		s.keyValue(path)
+		s.keyValue(path, depth)
 		s.skipBlank()
 		if s.peek() == ',' {
 			s.advance()

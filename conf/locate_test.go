@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -41,7 +42,7 @@ s = '''x
 '''
 after = true             # 35
 `
-	ix := indexLines(src)
+	ix, _ := indexLines(src)
 	tests := []struct {
 		key  string
 		want int
@@ -94,7 +95,7 @@ after = true             # 35
 }
 
 func TestLineIndexFallsBackToAncestor(t *testing.T) {
-	ix := indexLines("[[routes]]\nname = \"a\"\n\n[[routes]]\n[routes.cache]\nenabled = false\n")
+	ix, _ := indexLines("[[routes]]\nname = \"a\"\n\n[[routes]]\n[routes.cache]\nenabled = false\n")
 	tests := []struct {
 		key  string
 		want int
@@ -169,7 +170,49 @@ func TestIndexLinesMalformed(t *testing.T) {
 			indexLines(in)
 		})
 	}
-	if got := indexLines("\ufeffa = 1")["a"]; got != 1 {
-		t.Errorf("key after a byte order mark: line %d, want 1", got)
+	if ix, _ := indexLines("\ufeffa = 1"); ix["a"] != 1 {
+		t.Errorf("key after a byte order mark: line %d, want 1", ix["a"])
 	}
+}
+
+func TestIndexLinesDepthLimit(t *testing.T) {
+	dotted := func(n int) string { return strings.Repeat("k.", n-1) + "k" }
+	// [[k]] [[k.k]] [[k.k.k]]...: the nth header has n names and n indices.
+	nestedArrayTables := func(n int) string {
+		var b strings.Builder
+		for i := 1; i <= n; i++ {
+			b.WriteString("[[" + dotted(i) + "]]\n")
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name string
+		src  string
+		want int // line of the refusal, 0 if accepted
+	}{
+		{"dotted key at the limit", dotted(maxDepth) + " = 1\n", 0},
+		{"dotted key over the limit", "\n" + dotted(maxDepth+1) + " = 1\n", 2},
+		{"header over the limit", "a = 1\n[" + dotted(maxDepth+1) + "]\n", 2},
+		{"key under a deep header", "[" + dotted(maxDepth) + "]\nx = 1\n", 2},
+		{"nested arrays of tables at the limit", nestedArrayTables(maxDepth / 2), 0},
+		{"nested arrays of tables count their indices", nestedArrayTables(maxDepth/2 + 1), maxDepth/2 + 1},
+		{"arrays at the limit", "a = " + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1), 0},
+		{"arrays over the limit", "a = [\n" + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth+1), 2},
+		{"inline tables over the limit", "a = " + strings.Repeat("{b = ", maxDepth) + "1" + strings.Repeat("}", maxDepth), 1},
+		{"far over the limit", dotted(100000) + " = 1", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, got := indexLines(tt.src); got != tt.want {
+				t.Errorf("tooDeep = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// Deep nesting is refused before BurntSushi/toml, which takes quadratic
+// time on it, sees it.
+func TestParseRefusesDeepNesting(t *testing.T) {
+	src := "[server]\n" + strings.Repeat("k.", 50000) + "k = 1\n"
+	checkErrors(t, func() error { _, err := Parse("deep.toml", []byte(src)); return err }(), "deep.toml", []string{"@2"}, "nested more than 32 levels")
 }
