@@ -88,6 +88,7 @@ type runner struct {
 	originPort int
 	staticDir  string
 	cert, key  string
+	loadAvg    string // when the run started
 	res        results
 }
 
@@ -112,6 +113,7 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 		procs:     newProcs(filepath.Join(o.tmp, "pids"), lg),
 		client:    &http.Client{Transport: tr},
 		staticDir: filepath.Join(o.tmp, "static"),
+		loadAvg:   loadAvg(),
 	}
 	defer r.procs.stopAll()
 	lg.Printf("work dir %s; %d round(s) of %v runs", o.tmp, o.rounds, o.duration)

@@ -16,9 +16,10 @@ func (r *runner) writeResults(servers []string, table string, took time.Duration
 	b.WriteString("# popcache comparison benchmark: latest results\n\n")
 	b.WriteString("Written by `bench/run`; see bench/README.md for what each row means.\n\n")
 	fmt.Fprintf(&b, "- command: `%s`\n", r.opts.command)
-	fmt.Fprintf(&b, "- date: %s (took %v)\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
+	fmt.Fprintf(&b, "- date: %s (measuring took %v; installs and builds not counted)\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second))
 	fmt.Fprintf(&b, "- machine: %d CPUs (nproc), %s, %s RAM, %s/%s\n", runtime.NumCPU(), cpuModel(), memTotal(), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(&b, "- rounds: %d, %v per steady-load run; load generators share the same cores as the servers\n", r.opts.rounds, r.opts.duration)
+	fmt.Fprintf(&b, "- load average when the run started: %s (anything else busy on the machine shows up as wide min..max)\n", r.loadAvg)
 	fmt.Fprintf(&b, "- versions: %s\n\n", strings.Join(versions(r.opts.popcacheBin), "; "))
 	b.WriteString(table)
 	if len(r.res.notes) > 0 {
@@ -32,6 +33,19 @@ func (r *runner) writeResults(servers []string, table string, took time.Duration
 	}
 	r.log.Printf("wrote %s", r.opts.out)
 	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages from /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuModel is the first "model name" in /proc/cpuinfo.
