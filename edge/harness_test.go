@@ -42,7 +42,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // node is a real edge on a loopback port in front of a real origin.
 type node struct {
-	t      *testing.T
+	t      testing.TB
 	origin *httptest.Server
 	url    string // http://127.0.0.1:PORT
 	srv    *Server
@@ -54,7 +54,7 @@ type node struct {
 // startNode starts an edge for origin, with extra TOML appended to a
 // minimal config (use it for [cache] or route settings). The origin's
 // Date header should come from n.clock so that ages are deterministic.
-func startNode(t *testing.T, origin http.Handler, extra string) *node {
+func startNode(t testing.TB, origin http.Handler, extra string) *node {
 	t.Helper()
 	o := httptest.NewServer(origin)
 	t.Cleanup(o.Close)
