@@ -25,16 +25,16 @@ type Error struct {
 }
 
 // Error formats e as "source:line: key: message", leaving out the parts
-// that are unknown.
+// that are unknown ("line 3: key: message" without a source).
 func (e *Error) Error() string {
 	var b strings.Builder
-	if e.Source != "" {
-		b.WriteString(e.Source)
-		if e.Line > 0 {
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
+	switch {
+	case e.Source != "" && e.Line > 0:
+		b.WriteString(e.Source + ":" + strconv.Itoa(e.Line) + ": ")
+	case e.Source != "":
+		b.WriteString(e.Source + ": ")
+	case e.Line > 0:
+		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
 	}
 	if e.Key != "" {
 		b.WriteString(e.Key)

@@ -184,6 +184,7 @@ func TestErrorFormat(t *testing.T) {
 		{Error{Source: "a.toml", Key: "origins", Msg: "at least one"}, "a.toml: origins: at least one"},
 		{Error{Source: "a.toml", Line: 7, Msg: "bad syntax"}, "a.toml:7: bad syntax"},
 		{Error{Key: "--origin", Msg: "is required"}, "--origin: is required"},
+		{Error{Line: 3, Key: "role", Msg: "bad"}, "line 3: role: bad"},
 		{Error{Msg: "plain"}, "plain"},
 	}
 	for _, tt := range tests {
