@@ -31,6 +31,9 @@ type Config struct {
 	Admin Admin `toml:"admin"`
 	// Cache configures the cache tiers and the default cache policy.
 	Cache Cache `toml:"cache"`
+	// Shield configures the shield tier in front of the origins; none by
+	// default. See [Shield].
+	Shield Shield `toml:"shield"`
 	// Origins are the upstream pools; at least one.
 	Origins []Origin `toml:"origins"`
 	// Routes are tried in order: the first route whose hosts and paths both
@@ -48,6 +51,11 @@ type Demo struct {
 	Enabled bool `toml:"enabled"`
 	// Listen is the sample origin's address. Default "127.0.0.1:8081".
 	Listen string `toml:"listen"`
+	// ShieldListen, when set, also runs a shield node (role "shield",
+	// same origins and routes) on this address in the same process; list
+	// it in shield.servers so the edge sends its misses there. Default ""
+	// (no demo shield).
+	ShieldListen string `toml:"shield_listen"`
 }
 
 // Server configures the client-facing listeners and their limits.

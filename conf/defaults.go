@@ -99,6 +99,7 @@ func (c *Config) EnsureDefaults() {
 		c.Demo.Listen = defaultDemoListen
 	}
 	c.Cache.ensureDefaults(c.Role)
+	c.Shield.ensureDefaults()
 	for i := range c.Origins {
 		c.Origins[i].ensureDefaults()
 	}

@@ -41,6 +41,7 @@ func (c *Config) validate(lines lineIndex) error {
 	v.cache(&c.Cache)
 	v.policy("cache.policy", &c.Cache.Policy)
 	v.origins(c.Origins)
+	v.shield(c)
 	v.routes(c)
 	return v.errs.err()
 }
