@@ -32,7 +32,8 @@ const (
 // AppendBinary appends the version 1 encoding of m to dst, for the disk
 // tier. The layout, after the version byte, in this order: status
 // (uvarint); request and response times (varint Unix nanoseconds, 0 for
-// the zero time); corrected initial age, lifetime, stale-while-revalidate
+// the zero time; so only instants between the years 1678 and 2262 are
+// representable); corrected initial age, lifetime, stale-while-revalidate
 // and stale-if-error (varint nanoseconds); a flags byte (1 Heuristic, 2
 // MustRevalidate, 4 NoCache); ETag and Last-Modified (strings); body size
 // (varint); Vary field count and names (uvarint, strings); Vary key

@@ -150,7 +150,7 @@ func AddValidators(out http.Header, m *Meta) {
 // §4.3.4, §3.2). matched is false when the 304 is not about old: it
 // carries a strong ETag that is not old's (strong comparison), a weak one
 // that does not weakly match, or a Last-Modified different from old's.
-// The caller then refetches without conditionals. A 304 without any
+// The caller then refetches without conditionals; fresh and v are zero. A 304 without any
 // validator is taken to answer the conditional the cache built from old
 // (RFC 9111 only requires that for a stored response without validators;
 // origins commonly omit them).

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"net/http"
 	"net/textproto"
 	"strings"
 )
@@ -106,6 +107,12 @@ func ParseDirectives(fields []string) Directives {
 		}
 	}
 	return d
+}
+
+// RequestDirectives parses the Cache-Control of a request (RFC 9111
+// §5.2.1). Targeted fields are response-only, so they play no part.
+func RequestDirectives(h http.Header) Directives {
+	return ParseDirectives(h["Cache-Control"])
 }
 
 // directiveParser walks one field line, one directive per next() call.
@@ -254,7 +261,11 @@ func (d *Directives) apply(p *directiveParser) {
 			return
 		}
 		if fs, ok := fieldList(p); ok {
-			d.NoCacheFields = append(d.NoCacheFields, fs...)
+			if d.NoCacheFields == nil {
+				d.NoCacheFields = fs
+			} else {
+				d.NoCacheFields = append(d.NoCacheFields, fs...)
+			}
 			d.Known++
 		} else {
 			d.NoCache = true // garbled list: the most restrictive reading
@@ -266,7 +277,11 @@ func (d *Directives) apply(p *directiveParser) {
 			return
 		}
 		if fs, ok := fieldList(p); ok {
-			d.PrivateFields = append(d.PrivateFields, fs...)
+			if d.PrivateFields == nil {
+				d.PrivateFields = fs
+			} else {
+				d.PrivateFields = append(d.PrivateFields, fs...)
+			}
 			d.Known++
 		} else {
 			d.Private = true // garbled list: the most restrictive reading
