@@ -27,6 +27,8 @@ type Config struct {
 	Role string `toml:"role"`
 	// Server configures the client-facing listeners.
 	Server Server `toml:"server"`
+	// TLS configures the TLS listeners, their certificates and HTTP/3.
+	TLS TLS `toml:"tls"`
 	// Admin configures the admin listener.
 	Admin Admin `toml:"admin"`
 	// Cache configures the cache tiers and the default cache policy.
@@ -91,6 +93,11 @@ type Server struct {
 	// address) whose X-Forwarded-For is kept and appended to; from any other
 	// peer the header is replaced. Default none.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// ProxyProtocol requires a PROXY protocol (v1 or v2) header at the
+	// start of every connection to Listen and takes the client address from
+	// it (TLS listeners have their own tls.proxy_protocol). Only for
+	// listeners that a load balancer alone can reach. Default false.
+	ProxyProtocol bool `toml:"proxy_protocol"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare
 	// IPs as /32 or /128. Never nil after Validate.
@@ -186,6 +193,11 @@ type Key struct {
 	// Cookies lists cookie names (exact, case-sensitive) whose values join
 	// the key.
 	Cookies []string `toml:"cookies"`
+	// Scheme is "request" (the default, also when ""; http and https
+	// requests are different objects) or "https" (every request is keyed
+	// as https, so plain and TLS clients share objects); see
+	// [KeySchemeHTTPS].
+	Scheme string `toml:"scheme"`
 }
 
 // Origin is a named pool of upstream servers.
@@ -214,6 +226,8 @@ type Origin struct {
 	// Default false.
 	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
 
+	// TLS configures the connections to the origin's https servers.
+	TLS OriginTLS `toml:"tls"`
 	// Health configures active health checks.
 	Health HealthCheck `toml:"health"`
 	// Passive configures ejection on failures seen in live traffic.
@@ -268,6 +282,8 @@ type Route struct {
 	Origin string `toml:"origin"`
 	// Cache overrides the node's [Cache.Policy] for this route.
 	Cache Policy `toml:"cache"`
+	// HTTPS sets the route's redirect to https and HSTS.
+	HTTPS RouteHTTPS `toml:"https"`
 
 	// Effective is Cache merged field by field over Cache.Policy over the
 	// built-in defaults, all fields set; set by Validate.

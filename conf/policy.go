@@ -64,6 +64,7 @@ func (v *validator) key(k string, key *Key) {
 		}
 	}
 	v.headerNames(k+".headers", key.Headers)
+	v.keyScheme(k+".scheme", key.Scheme)
 	seen := map[string]int{}
 	for i, c := range key.Cookies {
 		ck := index(k+".cookies", i)

@@ -43,6 +43,7 @@ func (c *Config) validate(lines lineIndex) error {
 	v.origins(c.Origins)
 	v.shield(c)
 	v.routes(c)
+	v.tls(c) // after origins: it reads their parsed URLs
 	return v.errs.err()
 }
 
