@@ -120,12 +120,11 @@ type directiveParser struct {
 	s string
 	i int
 
-	name     string
-	arg      string // unquoted argument; escapes are still in place when escaped is set
-	hasArg   bool
-	quoted   bool
-	escaped  bool // arg holds quoted-pairs
-	wellDone bool // the directive ended cleanly at a comma or the end of line
+	name    string
+	arg     string // unquoted argument; escapes are still in place when escaped is set
+	hasArg  bool
+	escaped bool // arg holds quoted-pairs
+	clean   bool // the directive ended at a comma or the end of the line, no junk
 }
 
 // next parses the next directive into p and reports whether there was one.
@@ -147,16 +146,15 @@ func (p *directiveParser) next() bool {
 			continue
 		}
 		p.name = s[start:p.i]
-		p.arg, p.hasArg, p.quoted, p.escaped = "", false, false, false
-		p.wellDone = true
+		p.arg, p.hasArg, p.escaped = "", false, false
+		p.clean = true
 		p.skipOWS()
 		if p.i < len(s) && s[p.i] == '=' {
 			p.i++
 			p.skipOWS()
 			p.hasArg = true
 			if p.i < len(s) && s[p.i] == '"' {
-				p.quoted = true
-				p.wellDone = p.quotedString()
+				p.clean = p.quotedString()
 			} else {
 				a := p.i
 				for p.i < len(s) && isTchar(s[p.i]) {
@@ -167,7 +165,7 @@ func (p *directiveParser) next() bool {
 			p.skipOWS()
 		}
 		if p.i < len(s) && s[p.i] != ',' {
-			p.wellDone = false
+			p.clean = false
 			p.skipMember()
 		}
 		return true
@@ -312,7 +310,7 @@ func (d *Directives) apply(p *directiveParser) {
 // The directive itself takes effect either way: a garbled "no-store"
 // must still forbid storage.
 func (d *Directives) flag(p *directiveParser) {
-	if p.wellDone && !p.hasArg {
+	if p.clean && !p.hasArg {
 		d.Known++
 	}
 }
@@ -321,7 +319,7 @@ func (d *Directives) flag(p *directiveParser) {
 // (public, immutable, max-stale) was well-formed, counting it as known.
 // Garbled ones, such as "public=no", are ignored rather than obeyed.
 func (d *Directives) loosen(p *directiveParser) bool {
-	if p.wellDone && !p.hasArg {
+	if p.clean && !p.hasArg {
 		d.Known++
 		return true
 	}
@@ -358,7 +356,7 @@ func (d *Directives) setDeltaConflictStale(dst *int64, p *directiveParser) {
 // or not. Anything invalid is 0, reported with ok false; values past
 // MaxDelta are MaxDelta.
 func deltaArg(p *directiveParser) (v int64, ok bool) {
-	if !p.hasArg || p.escaped || !p.wellDone {
+	if !p.hasArg || p.escaped || !p.clean {
 		return 0, false
 	}
 	return parseDelta(p.arg)
@@ -386,7 +384,7 @@ func parseDelta(a string) (v int64, ok bool) {
 // list of field names, canonicalised. A bare token argument is accepted
 // as a single name. Elements that are not tokens are dropped.
 func fieldList(p *directiveParser) ([]string, bool) {
-	if !p.wellDone {
+	if !p.clean {
 		return nil, false
 	}
 	a := p.arg
