@@ -118,8 +118,9 @@ type Cache struct {
 	// MemoryMaxBytes is the hard cap of the memory tier (bodies plus headers).
 	// Default 512MiB; at least 1MiB.
 	MemoryMaxBytes Size `toml:"memory_max_bytes"`
-	// MaxObjectBytes is the largest body the cache stores; larger responses
-	// are streamed through uncached. Default 64MiB; at most MemoryMaxBytes.
+	// MaxObjectBytes is the largest body the memory tier stores; larger
+	// responses go to the disk tier only (up to Disk.MaxObjectBytes) or are
+	// streamed through uncached. Default 64MiB; at most MemoryMaxBytes.
 	MaxObjectBytes Size `toml:"max_object_bytes"`
 	// FillTimeout bounds one coalesced upstream fetch, independent of the
 	// clients waiting for it. Default 60s.
@@ -128,6 +129,8 @@ type Cache struct {
 	// remembered so that later requests go straight upstream instead of
 	// queueing behind one another (Varnish's hit-for-miss). Default 30s.
 	HitForMissTTL Duration `toml:"hit_for_miss_ttl"`
+	// Disk configures the disk tier; off unless Disk.Path is set.
+	Disk Disk `toml:"disk"`
 	// Policy is the default cache policy of every route; a route's own
 	// [routes.cache] overrides it field by field. After EnsureDefaults
 	// every field of it is set.

@@ -135,6 +135,7 @@ func (c *Cache) ensureDefaults(role string) {
 	setDefault(&c.MaxObjectBytes, defaultMaxObjectBytes)
 	setDefault(&c.FillTimeout, defaultFillTimeout)
 	setDefault(&c.HitForMissTTL, defaultHitForMissTTL)
+	c.Disk.ensureDefaults()
 	c.Policy = c.Policy.over(builtinPolicy(role))
 	if c.Policy.Key.Query == "" {
 		c.Policy.Key.Query = defaultKeyQuery

@@ -174,6 +174,7 @@ func (v *validator) cache(c *Cache) {
 	}
 	v.positive("cache.fill_timeout", c.FillTimeout)
 	v.positive("cache.hit_for_miss_ttl", c.HitForMissTTL)
+	v.disk(&c.Disk)
 }
 
 // isToken reports whether s is a non-empty RFC 9110 token, the syntax of
