@@ -64,6 +64,7 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 	out.Header["X-Forwarded-Proto"] = []string{proto}
 	out.Header["X-Forwarded-Host"] = []string{in.Host}
 	out.Header["Via"] = appendVia(out.Header["Via"], protoVersion(in)+" "+s.cfg.Server.Name)
+	out.Header["Cdn-Loop"] = s.appendCDNLoop(out.Header["Cdn-Loop"])
 	return out
 }
 

@@ -11,7 +11,8 @@ import (
 
 // ServeHTTP runs one request through the phases, always in this order:
 //
-//  1. framing and size checks, then Hooks.RequestFilter;
+//  1. framing and size checks, loop detection (loop.go), then
+//     Hooks.RequestFilter;
 //  2. routing: no route for the host is a 404 (never an open proxy);
 //  3. method: GET and HEAD on a caching route are looked up; any other
 //     method (or a route with caching off) is passed upstream, and a
@@ -29,6 +30,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if len(r.RequestURI) > s.maxURI {
 		s.fail(w, rq, errURITooLong)
+		return
+	}
+	if err := s.checkLoop(r); err != nil {
+		s.fail(w, rq, err)
 		return
 	}
 	if len(r.TransferEncoding) > 0 {
