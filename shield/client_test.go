@@ -509,7 +509,9 @@ func TestRetryBuffer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			_, isNop := resp.Body.(interface{ WriteTo(io.Writer) (int64, error) })
+			_, isNop := resp.Body.(interface {
+				WriteTo(io.Writer) (int64, error)
+			})
 			if isNop != tt.buffered {
 				t.Errorf("body %T: buffered = %v, want %v", resp.Body, isNop, tt.buffered)
 			}
