@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+
+	"github.com/popcache/popcache/conf"
 )
 
 // pass forwards a request upstream without the cache: other methods than
@@ -100,7 +102,7 @@ func (s *Server) invalidate(rq *Request, respHeader http.Header) {
 func (s *Server) keyFor(rq *Request, u *url.URL) string {
 	r := rq.In
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || rq.Route.Policy.Key.Scheme == conf.KeySchemeHTTPS { // h3 has r.TLS too
 		scheme = "https"
 	}
 	var buf [256]byte

@@ -50,6 +50,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, rq, errNoRoute)
 		return
 	}
+	if s.https != nil && s.applyHTTPS(w, rq) { // redirect to https, or HSTS
+		return
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 	case http.MethodTrace, http.MethodConnect:

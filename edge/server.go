@@ -2,12 +2,13 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,12 @@ type Server struct {
 
 	bg   sync.WaitGroup // background revalidations
 	bufs sync.Pool      // *[]byte of copyBufSize, for streaming bodies
+
+	lm      *listenMetrics
+	certs   *certStore             // nil without tls.listen
+	tlsConf *tls.Config            // of the TCP TLS listeners; nil without tls.listen
+	https   map[string]*routeHTTPS // by route name; nil when no route redirects or sends HSTS
+	tlsPort atomic.Int32           // the first TLS listener's port, for redirects; set by ServeListeners
 }
 
 // New builds a Server for a validated config, with its routing table and
@@ -77,37 +84,37 @@ func New(cfg *conf.Config, table *routing.Table, store *cache.Store, opts Option
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.lm = newListenMetrics(opts.Registerer)
+	s.https = newRouteHTTPS(cfg.Routes)
+	if len(cfg.TLS.Listen) > 0 {
+		certs, err := newCertStore(&cfg.TLS, s.log, s.lm)
+		if err != nil {
+			return nil, err
+		}
+		s.certs = certs
+		s.tlsConf = serverTLSConfig(&cfg.TLS, certs)
+	}
 	return s, nil
 }
 
-// Listen opens the configured client listeners.
-func Listen(cfg *conf.Config) ([]net.Listener, error) {
-	var lns []net.Listener
-	for _, addr := range cfg.Server.Listen {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, l := range lns {
-				l.Close()
-			}
-			return nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
-		}
-		lns = append(lns, ln)
-	}
-	return lns, nil
-}
-
-// HTTPServer returns the net/http server for the client listeners:
+// HTTPServer returns the net/http server for the plain client listeners:
 // HTTP/1.1 and HTTP/2 with prior knowledge (h2c), with the configured
-// limits and timeouts.
+// limits and timeouts. [Server.ServeListeners] uses it, and one like it
+// for each TLS listener.
 func (s *Server) HTTPServer() *http.Server {
-	sc := s.cfg.Server
 	var p http.Protocols
 	p.SetHTTP1(true)
 	p.SetUnencryptedHTTP2(true)
-	p.SetHTTP2(true)
+	return s.httpServer(s.plainFront(), &p)
+}
+
+// httpServer is a net/http server for handler and protocols p, with the
+// configured limits and timeouts.
+func (s *Server) httpServer(handler http.Handler, p *http.Protocols) *http.Server {
+	sc := s.cfg.Server
 	return &http.Server{
-		Handler:           s,
-		Protocols:         &p,
+		Handler:           handler,
+		Protocols:         p,
 		ReadHeaderTimeout: sc.ReadHeaderTimeout.D(),
 		ReadTimeout:       sc.ReadTimeout.D(),
 		WriteTimeout:      sc.WriteTimeout.D(),
@@ -120,28 +127,8 @@ func (s *Server) HTTPServer() *http.Server {
 	}
 }
 
-// Serve serves the listeners until ctx is done, then drains: it stops
-// accepting, lets requests in flight finish within the shutdown timeout,
-// and waits for background revalidations.
+// Serve serves plain listeners (HTTP/1.1 and h2c) until ctx is done, as
+// [Server.ServeListeners] does.
 func (s *Server) Serve(ctx context.Context, lns []net.Listener) error {
-	hs := s.HTTPServer()
-	errc := make(chan error, len(lns))
-	for _, ln := range lns {
-		go func() { errc <- hs.Serve(ln) }()
-	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-errc:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
-	defer cancel()
-	if serr := hs.Shutdown(sctx); serr != nil {
-		hs.Close()
-	}
-	s.bg.Wait()
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	return s.ServeListeners(ctx, &Listeners{Plain: lns})
 }

@@ -1,0 +1,55 @@
+package edge
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// listenMetrics are the listeners' Prometheus series:
+//
+//   - popcache_protocol_requests_total{protocol,tls}: client requests by
+//     protocol (h1, h2, h3) and whether they came over TLS (h2 without TLS
+//     is h2c);
+//   - popcache_tls_handshake_errors_total{reason}: failed TLS handshakes on
+//     TCP listeners: not_tls (the client spoke something else), timeout,
+//     client_closed, client_alert (the client refused us, often our
+//     certificate), protocol (no common version, cipher or ALPN);
+//   - popcache_proxy_protocol_errors_total{reason}: connections refused on
+//     PROXY protocol listeners: missing, invalid or timeout;
+//   - popcache_tls_cert_reloads_total{result}: certificate reloads that
+//     changed something (ok) or failed (error).
+type listenMetrics struct {
+	handshakeErrors *prometheus.CounterVec
+	proxyErrors     *prometheus.CounterVec
+	certReloads     *prometheus.CounterVec
+
+	// The request counters, resolved once: the hot path only adds.
+	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
+}
+
+func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "popcache_protocol_requests_total",
+		Help: "Client requests by protocol (h1, h2, h3) and whether they came over TLS.",
+	}, []string{"protocol", "tls"})
+	m := &listenMetrics{
+		handshakeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "popcache_tls_handshake_errors_total",
+			Help: "Failed TLS handshakes on TCP listeners, by reason (not_tls, timeout, client_closed, client_alert, protocol).",
+		}, []string{"reason"}),
+		proxyErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "popcache_proxy_protocol_errors_total",
+			Help: "Connections refused on PROXY protocol listeners, by reason (missing, invalid, timeout).",
+		}, []string{"reason"}),
+		certReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "popcache_tls_cert_reloads_total",
+			Help: "Certificate reloads that changed something (ok) or failed (error).",
+		}, []string{"result"}),
+		h1:    requests.WithLabelValues("h1", "false"),
+		h2c:   requests.WithLabelValues("h2", "false"),
+		h1TLS: requests.WithLabelValues("h1", "true"),
+		h2TLS: requests.WithLabelValues("h2", "true"),
+		h3:    requests.WithLabelValues("h3", "true"),
+	}
+	if reg != nil {
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads)
+	}
+	return m
+}

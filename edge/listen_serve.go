@@ -1,0 +1,112 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/quic-go/quic-go/http3"
+)
+
+// ServeListeners serves the sockets of l until ctx is done or one of them
+// fails, then drains: it stops accepting, lets requests in flight finish
+// within the shutdown timeout, and waits for background revalidations. It
+// closes every socket of l before it returns.
+//
+//   - Plain: HTTP/1.1 and h2c; with server.proxy_protocol, each connection
+//     must open with a PROXY header.
+//   - TLS: the PROXY header (tls.proxy_protocol) and the TLS handshake,
+//     then HTTP/1.1 or HTTP/2 as ALPN chose; responses advertise HTTP/3
+//     with Alt-Svc when QUIC[i] serves it.
+//   - QUIC: HTTP/3.
+//
+// While TLS is served, changed certificate files are reloaded every
+// tls.reload_interval.
+func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
+	defer l.Close()
+	if len(l.TLS)+len(l.QUIC) > 0 && s.tlsConf == nil {
+		return errors.New("edge: serve: TLS listeners given but tls.listen is not configured")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	timeout := s.cfg.TLS.HandshakeTimeout.D()
+
+	var servers []*http.Server
+	var wg sync.WaitGroup
+	errc := make(chan error, len(l.Plain)+len(l.TLS)+len(l.QUIC))
+	serve := func(hs *http.Server, ln net.Listener) {
+		wg.Go(func() { errc <- hs.Serve(ln) })
+	}
+
+	if len(l.Plain) > 0 {
+		hs := s.HTTPServer()
+		servers = append(servers, hs)
+		for _, ln := range l.Plain {
+			if s.cfg.Server.ProxyProtocol {
+				ln = newPrepListener(ln, true, nil, s.cfg.Server.ReadHeaderTimeout.D(), s.lm)
+			}
+			serve(hs, ln)
+		}
+	}
+
+	var tlsProtocols http.Protocols
+	tlsProtocols.SetHTTP1(true)
+	tlsProtocols.SetHTTP2(true)
+	for i, ln := range l.TLS {
+		if i == 0 {
+			s.tlsPort.Store(int32(ln.Addr().(*net.TCPAddr).Port))
+		}
+		h3Port := 0
+		if i < len(l.QUIC) {
+			h3Port = l.QUIC[i].LocalAddr().(*net.UDPAddr).Port
+		}
+		hs := s.httpServer(s.tlsFront(h3Port), &tlsProtocols)
+		servers = append(servers, hs)
+		serve(hs, newPrepListener(ln, s.cfg.TLS.ProxyProtocol, s.tlsConf, timeout, s.lm))
+	}
+
+	var h3 *http3.Server
+	if len(l.QUIC) > 0 {
+		h3 = s.newH3Server(s.tlsConf)
+		for _, pc := range l.QUIC {
+			wg.Go(func() { errc <- h3.Serve(pc) })
+		}
+	}
+	if s.certs != nil && s.certs.hasFiles() {
+		wg.Go(func() { s.certs.watch(ctx, s.cfg.TLS.ReloadInterval.D()) })
+	}
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
+	defer scancel()
+	var drain sync.WaitGroup
+	for _, hs := range servers {
+		drain.Go(func() {
+			if serr := hs.Shutdown(sctx); serr != nil {
+				hs.Close()
+			}
+		})
+	}
+	if h3 != nil {
+		drain.Go(func() { _ = h3.Shutdown(sctx) })
+	}
+	drain.Wait()
+	// http3 leaves the UDP sockets to their owner; closing them ends its
+	// Serve calls if Shutdown did not.
+	for _, pc := range l.QUIC {
+		pc.Close()
+	}
+	wg.Wait()
+	s.bg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
