@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 )
 
 // Fill is the outcome of one upstream fetch made on behalf of every client
@@ -51,19 +52,34 @@ const (
 )
 
 // Fill runs fetch once for all concurrent callers with the same key and
-// returns its result to each.
+// returns its result to each. While a fill's body is still streaming
+// ([Store.Stream]), later callers join it at once, as Collapsed, without
+// a new fetch.
 //
 // The fetch outlives the caller that started it: it runs under
-// context.WithoutCancel(ctx) with the configured fill timeout, so a client
-// that goes away does not fail the others. Each caller stops waiting when
-// its own ctx is done. A fetch that returns a Private response that no one
-// takes (its leader went away) has the body closed for it. A panic in fetch
-// is turned into an error for every caller rather than crashing the node.
+// context.WithoutCancel(ctx), bounded by the configured fill timeout until
+// it returns; a body it streams stays bounded by that timeout between two
+// reads, and the context lives until the body has been read. A client that
+// goes away does not fail the others. Each caller stops waiting when its
+// own ctx is done. A fetch that returns a Private response that no one
+// takes (its leader went away) has the body closed for it. A panic in
+// fetch is turned into an error for every caller rather than crashing the
+// node.
 func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Context) (*Fill, error)) (*Fill, FillRole, error) {
+	if st := s.streamFor(key); st != nil {
+		return &Fill{Object: st.obj, Stored: true, UpstreamStatus: st.obj.Meta.Status}, Collapsed, nil
+	}
 	me := new(int)
 	ch := s.flights.DoChan(key, func() (res any, err error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FillTimeout.D())
-		defer cancel()
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		timer := time.AfterFunc(s.cfg.FillTimeout.D(), cancel)
+		handedOff := false
+		defer func() {
+			timer.Stop()
+			if !handedOff {
+				cancel()
+			}
+		}()
 		defer func() {
 			if p := recover(); p != nil {
 				res, err = nil, fmt.Errorf("cache: fill %q: panic: %v", key, p)
@@ -72,6 +88,14 @@ func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Con
 		f, err := fetch(fctx)
 		if f != nil {
 			f.leader = me
+			if f.Object != nil {
+				if st, ok := f.Object.src.(*stream); ok && timer.Stop() {
+					// The body streams on: keep its request alive until it
+					// ends; the stream bounds the time between reads.
+					handedOff = true
+					st.afterDone(cancel)
+				}
+			}
 		}
 		return f, err
 	})

@@ -1,13 +1,106 @@
 package cache
 
-import "time"
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
 
-// Object is one stored response: its Meta and its complete body. An Object
-// is immutable once stored; a 304 freshening stores a new Object that shares
-// the old body.
+// ErrIncomplete is wrapped by [Object.WriteBody] when the body cannot be
+// completed: its fill failed half-way, or its stored copy went away or
+// failed its checksum. The response already started must be cut short
+// (aborted), never ended as if complete.
+var ErrIncomplete = errors.New("cache: body incomplete")
+
+// Object is one stored response: its Meta and its body. An Object is
+// immutable once stored or shared; a 304 freshening stores a new Object
+// made with [Object.WithMeta], which shares the body.
+//
+// The body is in memory (Body), or on disk, or still arriving from
+// upstream (a fill streamed to every reader as it comes). Write it with
+// [Object.WriteBody], which handles all three; Body alone is only the
+// whole body when [Object.InMemory] is true.
 type Object struct {
 	Meta Meta
+	// Body is the complete body when InMemory is true; nil otherwise.
 	Body []byte
+
+	src bodySource // nil when Body is the whole body
+	loc *diskLoc   // where the body is on disk, if it is
+}
+
+// bodySource is a body that is not (wholly) in memory.
+type bodySource interface {
+	// bodySize is the body's length, or -1 while it is not known.
+	bodySize() int64
+	// writeBody writes body bytes [off, end) to w (end < 0: to the end),
+	// waiting for bytes still to arrive and calling flush, if not nil,
+	// before each wait.
+	writeBody(ctx context.Context, w io.Writer, off, end int64, flush func()) (int64, error)
+}
+
+// InMemory reports whether Body holds the whole body.
+func (o *Object) InMemory() bool { return o.src == nil }
+
+// Size returns the body's length in bytes, or -1 while a body of
+// unannounced length is still arriving.
+func (o *Object) Size() int64 {
+	if o.src == nil {
+		return int64(len(o.Body))
+	}
+	return o.src.bodySize()
+}
+
+// WithMeta returns an Object with meta and o's body (in memory, on disk,
+// or arriving), for storing a response freshened by a 304: Put then
+// rewrites the meta alone.
+func (o *Object) WithMeta(meta Meta) *Object {
+	return &Object{Meta: meta, Body: o.Body, src: o.src, loc: o.loc}
+}
+
+// WriteBody writes n body bytes from offset off to w (n < 0: to the end)
+// and returns how many it wrote. A body still arriving is written as it
+// comes: WriteBody waits for the bytes, calling flush (if not nil) before
+// each wait so that the client gets what is there, until ctx is done. An
+// error wrapping [ErrIncomplete] means the body cannot be completed; any
+// other is w's or ctx's.
+func (o *Object) WriteBody(ctx context.Context, w io.Writer, off, n int64, flush func()) (int64, error) {
+	if o.src == nil {
+		end := int64(len(o.Body))
+		if n >= 0 {
+			end = min(end, off+n)
+		}
+		if off >= end {
+			return 0, nil
+		}
+		m, err := w.Write(o.Body[off:end])
+		return int64(m), err
+	}
+	end := int64(-1)
+	if n >= 0 {
+		end = off + n
+	}
+	if size := o.src.bodySize(); size >= 0 && (end < 0 || end > size) {
+		end = size
+	}
+	if end >= 0 && off >= end {
+		return 0, nil
+	}
+	return o.src.writeBody(ctx, w, off, end, flush)
+}
+
+// touch records a hit for the disk tier's eviction.
+func (o *Object) touch() {
+	if l := o.loc; l != nil {
+		l.entry.touch()
+	}
+}
+
+// live reports whether the object can still be served: its body is in
+// memory or arriving, or its disk copy is still indexed.
+func (o *Object) live() bool {
+	return o.src == nil || o.loc == nil || !o.loc.entry.dead.Load()
 }
 
 // entryKind tells apart what the memory tier keeps under a key.
@@ -28,8 +121,9 @@ type entry struct {
 	until  time.Time
 }
 
-// cost is what an entry counts against the memory cap, in bytes: the body,
-// the header strings and a fixed overhead for the structures around them.
+// cost is what an entry counts against the memory cap, in bytes: the body
+// if it is in memory, the header strings and a fixed overhead for the
+// structures around them.
 func (e *entry) cost() int64 {
 	const overhead = 256
 	if e.obj == nil {

@@ -1,10 +1,14 @@
 package cache
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,28 +35,53 @@ const (
 	Pass
 )
 
-// Options are a Store's dependencies.
+// Options are a Store's dependencies. The zero value is usable.
 type Options struct {
-	// Registerer receives the memory tier's metrics; nil registers none.
+	// Registerer receives the tiers' metrics; nil registers none.
 	Registerer prometheus.Registerer
+	// Logger receives the disk tier's problems (failed writes, corrupt
+	// objects, a nearly full filesystem); nil discards.
+	Logger *slog.Logger
 }
 
-// Store is the cache: a memory tier holding Objects under primary keys,
-// Vary variants under derived keys, and miss coalescing. It is safe for
-// concurrent use.
+// Store is the cache: a memory tier (the hot tier) in front of an
+// optional disk tier, Vary variants under derived keys, fills in progress
+// and miss coalescing. It is safe for concurrent use.
+//
+// A memory miss that hits disk is served from disk and promoted to memory:
+// the whole object when its body fits the memory tier, its meta alone
+// otherwise (the body is then read from disk on every hit).
 type Store struct {
 	cfg     conf.Cache
 	mem     *ristretto.Cache[string, *entry]
+	disk    *disk // nil when the disk tier is off
 	flights singleflight.Group
-	gen     atomic.Uint64 // source of Vary marker generations
+	gen     atomic.Uint64 // source of object and Vary generations; never repeats
 	metrics *storeMetrics
+	log     *slog.Logger
+
+	streamsMu sync.Mutex
+	streams   map[string]*stream   // joinable fills in progress by primary key; protected by streamsMu
+	running   map[*stream]struct{} // every pump running; protected by streamsMu
+	pumps     sync.WaitGroup
+	quit      chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
-// New returns a Store sized by cfg.MemoryMaxBytes, a hard cap.
+// New returns a Store sized by cfg.MemoryMaxBytes, a hard cap, with the
+// disk tier of cfg.Disk when cfg.Disk.Dir is set (by conf's Validate). It
+// opens the disk tier and loads its index (markers only: a few dozen
+// bytes per object); objects whose write a crash interrupted are deleted.
 func New(cfg conf.Cache, opts Options) (*Store, error) {
 	maxCost := int64(cfg.MemoryMaxBytes)
 	if maxCost <= 0 {
 		return nil, fmt.Errorf("cache: new store: memory_max_bytes must be positive, got %d", maxCost)
+	}
+	if cfg.Disk.Dir != "" && (cfg.Disk.ChunkBytes <= 0 || cfg.Disk.MaxBytes <= 0 || cfg.Disk.MaxObjectBytes <= 0) {
+		return nil, errors.New("cache: new store: the disk tier needs positive max_bytes, max_object_bytes and chunk_bytes")
+	}
+	if cfg.Disk.ChunkBytes <= 0 {
+		cfg.Disk.ChunkBytes = 256 << 10 // streams without a disk tier chunk too
 	}
 	// Ristretto wants ~10 counters per expected item; assume 4 KiB objects
 	// on average, within sane bounds.
@@ -67,79 +96,296 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: new memory tier: %w", err)
 	}
-	s := &Store{cfg: cfg, mem: mem}
+	s := &Store{
+		cfg:     cfg,
+		mem:     mem,
+		log:     opts.Logger,
+		streams: make(map[string]*stream),
+		running: make(map[*stream]struct{}),
+		quit:    make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	// Generations start at the clock so that they do not repeat across
+	// restarts; the disk tier moves them past any it has stored.
+	s.gen.Store(uint64(time.Now().UnixNano()))
+	if cfg.Disk.Dir != "" {
+		if s.disk, err = openDisk(cfg.Disk, &s.gen, s.log); err != nil {
+			mem.Close()
+			return nil, err
+		}
+	}
 	s.metrics = newStoreMetrics(s, opts.Registerer)
 	return s, nil
 }
 
-// Close releases the memory tier.
-func (s *Store) Close() {
-	s.metrics.unregister()
-	s.mem.Close()
+// LoadTime is how long opening the disk tier took (Pebble's recovery and
+// the index load); zero without a disk tier.
+func (s *Store) LoadTime() time.Duration {
+	if s.disk == nil {
+		return 0
+	}
+	return s.disk.load
 }
 
-// Lookup finds what is stored for the primary key and the request header.
-// It does not judge freshness.
+// Run deletes expired objects from the disk tier every
+// cfg.Disk.ExpiryInterval until ctx is done. Lookups never serve an
+// expired object either way; Run gives their space back. Without a disk
+// tier it just waits for ctx.
+func (s *Store) Run(ctx context.Context) {
+	if s.disk == nil {
+		<-ctx.Done()
+		return
+	}
+	t := time.NewTicker(s.cfg.Disk.ExpiryInterval.D())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.quit:
+			return
+		case now := <-t.C:
+			s.disk.expire(now)
+		}
+	}
+}
+
+// Close stops the fills in progress (their readers get an incomplete
+// body), closes the disk tier, flushing what it holds, and releases the
+// memory tier. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.quit)
+		s.streamsMu.Lock()
+		for st := range s.running {
+			st.body.Close()
+		}
+		s.streamsMu.Unlock()
+		s.pumps.Wait()
+		if s.disk != nil {
+			err = s.disk.close()
+		}
+		s.metrics.unregister()
+		s.mem.Close()
+	})
+	return err
+}
+
+// Lookup finds what is stored for the primary key and the request header:
+// in memory, then among the fills in progress, then on disk. It does not
+// judge freshness. A memory hit allocates nothing.
 func (s *Store) Lookup(key string, req http.Header, now time.Time) (*Object, Outcome) {
 	e, ok := s.mem.Get(key)
-	if !ok || now.After(e.until) {
-		return nil, URIMiss
-	}
-	switch e.kind {
-	case kindPass:
-		return nil, Pass
-	case kindVaryMarker:
-		v, ok := s.mem.Get(variantKey(key, e.gen, VaryKey(e.fields, req)))
-		if !ok || v.kind != kindObject || now.After(v.until) {
+	if ok && !now.After(e.until) {
+		switch e.kind {
+		case kindPass:
+			return nil, Pass
+		case kindVaryMarker:
+			vk := variantKey(key, e.gen, VaryKey(e.fields, req))
+			if v, ok := s.mem.Get(vk); ok && v.kind == kindObject && !now.After(v.until) && v.obj.live() {
+				v.obj.touch()
+				return v.obj, Found
+			}
+			if obj := s.lookupVariant(key, vk, req, now); obj != nil {
+				return obj, Found
+			}
 			return nil, VaryMiss
 		}
-		return v.obj, Found
+		if e.obj.live() {
+			e.obj.touch()
+			return e.obj, Found
+		}
 	}
-	return e.obj, Found
+	return s.lookupSlow(key, req, now)
+}
+
+// lookupSlow looks past the memory tier: fills in progress, then disk.
+func (s *Store) lookupSlow(key string, req http.Header, now time.Time) (*Object, Outcome) {
+	if st := s.streamFor(key); st != nil {
+		m := &st.obj.Meta
+		if len(m.VaryFields) > 0 && VaryKey(m.VaryFields, req) != m.VaryKey {
+			return nil, VaryMiss
+		}
+		return st.obj, Found
+	}
+	if s.disk == nil {
+		return nil, URIMiss
+	}
+	e := s.disk.idx.get(hashKey(key))
+	if e == nil || e.until < now.UnixNano() {
+		s.disk.stats.misses.Add(1)
+		return nil, URIMiss
+	}
+	if e.kind != markerVary {
+		if obj := s.loadDisk(key, e, now); obj != nil {
+			return obj, Found
+		}
+		return nil, URIMiss
+	}
+	// A Vary marker: bring it to memory, then look for the variant.
+	until := time.Unix(0, e.until)
+	m := &entry{kind: kindVaryMarker, fields: e.fields, gen: e.gen, until: until}
+	s.mem.SetWithTTL(key, m, m.cost(), until.Sub(now))
+	vk := variantKey(key, e.gen, VaryKey(e.fields, req))
+	if ve := s.disk.idx.get(hashKey(vk)); ve != nil && ve.kind == markerObject && ve.until >= now.UnixNano() {
+		if obj := s.loadDisk(vk, ve, now); obj != nil {
+			return obj, Found
+		}
+	} else {
+		s.disk.stats.misses.Add(1)
+	}
+	return nil, VaryMiss
+}
+
+// lookupVariant looks for a variant missing from memory among the fills
+// in progress, then on disk.
+func (s *Store) lookupVariant(key, vk string, req http.Header, now time.Time) *Object {
+	if st := s.streamFor(key); st != nil {
+		if m := &st.obj.Meta; len(m.VaryFields) > 0 && VaryKey(m.VaryFields, req) == m.VaryKey {
+			return st.obj
+		}
+	}
+	if s.disk == nil {
+		return nil
+	}
+	e := s.disk.idx.get(hashKey(vk))
+	if e == nil || e.kind != markerObject || e.until < now.UnixNano() {
+		s.disk.stats.misses.Add(1)
+		return nil
+	}
+	return s.loadDisk(vk, e, now)
+}
+
+// loadDisk reads the object of entry e stored under storeKey and promotes
+// it to memory: whole when its body fits the memory tier, else its meta.
+// A corrupt object is dropped; nil means a miss.
+func (s *Store) loadDisk(storeKey string, e *diskEntry, now time.Time) *Object {
+	d := s.disk
+	mr, err := d.readMeta(e.gen, storeKey)
+	if err != nil {
+		d.stats.misses.Add(1)
+		d.readFailed(e, err)
+		return nil
+	}
+	loc := &diskLoc{d: d, entry: e, gen: e.gen, size: e.bodySize, chunkBytes: e.chunkBytes}
+	obj := &Object{Meta: mr.meta, loc: loc}
+	if e.bodySize <= int64(s.cfg.MaxObjectBytes) {
+		if obj.Body, err = d.readBody(loc); err != nil {
+			d.stats.misses.Add(1)
+			d.readFailed(e, err)
+			return nil
+		}
+	} else {
+		obj.src = loc
+	}
+	d.stats.hits.Add(1)
+	e.touch()
+	until := time.Unix(0, e.until)
+	pe := &entry{kind: kindObject, obj: obj, until: until}
+	s.mem.SetWithTTL(storeKey, pe, pe.cost(), until.Sub(now))
+	return obj
 }
 
 // Put stores obj under the primary key, as a Vary variant when
-// obj.Meta.VaryFields is set, until obj.Meta.KeepUntil(). It reports
-// whether the memory tier accepted it (the admission policy may refuse).
-// A variant that was stored (Put returns true) is visible to Lookup once
-// Put returns.
+// obj.Meta.VaryFields is set, until obj.Meta.KeepUntil(): in memory when
+// its body fits the memory tier, and on disk when the disk tier takes it.
+// An object made with [Object.WithMeta] from a stored one has only its
+// meta rewritten on disk. Put must be called before obj is shared; it
+// reports whether a tier took it. An object Put stored in memory is
+// visible to Lookup once Put returns.
 func (s *Store) Put(key string, obj *Object, now time.Time) bool {
 	until := obj.Meta.KeepUntil()
-	ttl := until.Sub(now)
-	if ttl <= 0 {
+	if !until.After(now) {
 		return false
 	}
-	e := &entry{kind: kindObject, obj: obj, until: until}
 	storeKey := key
 	if len(obj.Meta.VaryFields) > 0 {
 		gen := s.varyGeneration(key, obj.Meta.VaryFields, until, now)
 		storeKey = variantKey(key, gen, obj.Meta.VaryKey)
 	}
-	ok := s.mem.SetWithTTL(storeKey, e, e.cost(), ttl)
+	onDisk := s.putDisk(storeKey, obj, until, now)
+	inMem := s.putMemory(storeKey, obj, until, now)
+	return inMem || onDisk
+}
+
+// putDisk writes obj, or rewrites its meta, on the disk tier.
+func (s *Store) putDisk(storeKey string, obj *Object, until, now time.Time) bool {
+	if s.disk == nil {
+		return false
+	}
+	if obj.loc != nil {
+		err := s.disk.rewriteMeta(obj.loc, storeKey, &obj.Meta, until, now)
+		if err == nil {
+			return true
+		}
+		obj.loc = nil // stale: the disk holds another object by now
+		if !errors.Is(err, errGone) {
+			return false
+		}
+	}
+	if obj.src != nil || int64(len(obj.Body)) > int64(s.cfg.Disk.MaxObjectBytes) {
+		return false
+	}
+	loc, err := s.disk.put(storeKey, &obj.Meta, obj.Body, until, now)
+	obj.loc = loc
+	return err == nil
+}
+
+// putMemory stores obj in the memory tier: whole if its body is in memory
+// and fits, as meta alone if its body is on disk.
+func (s *Store) putMemory(storeKey string, obj *Object, until, now time.Time) bool {
+	switch {
+	case obj.src == nil && int64(len(obj.Body)) <= int64(s.cfg.MaxObjectBytes):
+	case obj.loc != nil:
+		if obj.src == nil || obj.src != bodySource(obj.loc) {
+			obj = &Object{Meta: obj.Meta, src: obj.loc, loc: obj.loc}
+		}
+	default:
+		return false
+	}
+	e := &entry{kind: kindObject, obj: obj, until: until}
+	ok := s.mem.SetWithTTL(storeKey, e, e.cost(), until.Sub(now))
 	s.mem.Wait()
 	return ok
 }
 
 // varyGeneration returns the generation of the key's Vary marker for
-// fields, writing a new marker when there is none, it has other fields,
-// or it would expire before until.
+// fields, writing a new marker when there is none (in memory or on disk),
+// it has other fields, or it would expire before until.
 func (s *Store) varyGeneration(key string, fields []string, until, now time.Time) uint64 {
 	cur, ok := s.mem.Get(key)
 	if ok && cur.kind == kindVaryMarker && slices.Equal(cur.fields, fields) && !now.After(cur.until) {
 		if !until.After(cur.until) {
 			return cur.gen
 		}
-		m := &entry{kind: kindVaryMarker, fields: cur.fields, gen: cur.gen, until: until}
-		s.mem.SetWithTTL(key, m, m.cost(), until.Sub(now))
+		s.setVaryMarker(key, cur.fields, cur.gen, until, now)
 		return cur.gen
 	}
-	m := &entry{kind: kindVaryMarker, fields: fields, gen: s.gen.Add(1), until: until}
+	if s.disk != nil {
+		if e := s.disk.idx.get(hashKey(key)); e != nil && e.kind == markerVary && slices.Equal(e.fields, fields) && e.until >= now.UnixNano() {
+			s.setVaryMarker(key, e.fields, e.gen, time.Unix(0, max(e.until, until.UnixNano())), now)
+			return e.gen
+		}
+	}
+	gen := s.gen.Add(1)
+	s.setVaryMarker(key, fields, gen, until, now)
+	return gen
+}
+
+// setVaryMarker writes a Vary marker in memory and on disk.
+func (s *Store) setVaryMarker(key string, fields []string, gen uint64, until, now time.Time) {
+	m := &entry{kind: kindVaryMarker, fields: fields, gen: gen, until: until}
 	s.mem.SetWithTTL(key, m, m.cost(), until.Sub(now))
-	return m.gen
+	if s.disk != nil {
+		s.disk.putVary(key, fields, gen, until)
+	}
 }
 
 // MarkPass remembers key as uncacheable for the hit-for-miss TTL, unless a
-// response is stored under it.
+// response is stored under it. Only the memory tier remembers.
 func (s *Store) MarkPass(key string, now time.Time) {
 	ttl := s.cfg.HitForMissTTL.D()
 	if ttl <= 0 {
@@ -150,11 +396,21 @@ func (s *Store) MarkPass(key string, now time.Time) {
 	s.mem.Wait()
 }
 
-// Invalidate removes everything stored for the primary key, all Vary
-// variants included (they become unreachable with their marker and age out).
+// Invalidate removes everything stored for the primary key from both
+// tiers, all Vary variants included (they become unreachable with their
+// marker and age out), and keeps a fill in progress from being stored.
 func (s *Store) Invalidate(key string) {
+	s.streamsMu.Lock()
+	if st := s.streams[key]; st != nil {
+		st.invalidated.Store(true)
+		delete(s.streams, key)
+	}
+	s.streamsMu.Unlock()
 	s.mem.Del(key)
 	s.mem.Wait()
+	if s.disk != nil {
+		s.disk.invalidate(key)
+	}
 }
 
 // variantKey derives the key of one Vary variant.
