@@ -236,3 +236,27 @@ func hasLabels(m *dto.Metric, pairs []string) bool {
 	}
 	return true
 }
+
+// minimalTLSConfig is a validated config with the given [server] and
+// [tls] keys and a self-signed certificate.
+func minimalTLSConfig(t *testing.T, server, tlsKeys string) *conf.Config {
+	t.Helper()
+	cfg, err := conf.Parse("test.toml", []byte(`
+[server]
+`+server+`
+[tls]
+`+tlsKeys+`
+[[tls.certs]]
+self_signed = true
+names = ["localhost"]
+[[origins]]
+name = "o"
+servers = [{ url = "http://127.0.0.1:1" }]
+[[routes]]
+origin = "o"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
