@@ -147,7 +147,7 @@ origin = "o"
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
+	t.Cleanup(func() { store.Close() })
 	opts := edge.Options{Registerer: n.reg, Now: nc.now}
 	if cfg.Shield.HasTier() {
 		n.client, err = shield.New(&cfg.Shield, shield.Options{Registerer: n.reg, Now: nc.now})

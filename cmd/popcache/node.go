@@ -47,7 +47,13 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 		return err
 	}
 	defer store.Close()
-	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger})
+	tier, err := newShieldTier(cfg, table, reg, logger)
+	if err != nil {
+		closeAll(demoLn)
+		return err
+	}
+	defer tier.close()
+	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream()})
 	if err != nil {
 		closeAll(demoLn)
 		return err
@@ -78,6 +84,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); table.Run(ctx) }()
+	tier.start(ctx, &wg, stderr, logger)
 	if len(cfg.TLS.Listen) > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); reloadCertsOnHUP(ctx, srv, logger) }()
@@ -87,6 +94,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 		"listen", cfg.Server.Listen, "tls", cfg.TLS.Listen, "http3", len(lns.QUIC) > 0, "admin", cfg.Admin.Listen)
 	if cfg.Demo.Enabled {
 		banner(stdout, cfg, len(lns.QUIC) > 0)
+		shieldBanner(stdout, cfg)
 	}
 	err = srv.ServeListeners(ctx, lns)
 	cancel()
