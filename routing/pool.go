@@ -2,7 +2,6 @@ package routing
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -108,15 +107,10 @@ func newTransport(o *conf.Origin, https bool) *http.Transport {
 		MaxConnsPerHost:       o.MaxConns,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
-		ForceAttemptHTTP2:     https,
+		ForceAttemptHTTP2:     https && o.TLS.OffersHTTP2(),
 	}
 	if https {
-		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: o.InsecureSkipVerify}
-		if o.HostHeader != "" {
-			// The servers answer for the Host we send; verify and name
-			// that, not the address in the server URL.
-			t.TLSClientConfig.ServerName = hostOnly(o.HostHeader)
-		}
+		t.TLSClientConfig = originTLSConfig(o)
 	}
 	return t
 }
