@@ -66,6 +66,8 @@ type Store struct {
 	pumps     sync.WaitGroup
 	quit      chan struct{} // closed by Close
 	closeOnce sync.Once
+
+	purges purgeIndex // purge rules (purge.go); the zero value has none
 }
 
 // New returns a Store sized by cfg.MemoryMaxBytes, a hard cap, with the

@@ -70,6 +70,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rq.Key = s.key(rq)
 	obj, outcome := s.store.Lookup(rq.Key, r.Header, now)
+	obj, outcome = s.store.FilterPurged(rq.Key, obj, outcome, r, rq.Route.Key) // purge rules: a miss, or stale
 	switch outcome {
 	case cache.Found:
 		s.serveStored(w, rq, obj, now)
