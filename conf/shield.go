@@ -52,9 +52,10 @@ type Shield struct {
 
 	// Breaker configures the per-shield circuit breaker.
 	Breaker Breaker `toml:"breaker"`
-	// Health configures active health checks of the shields, sent to each
-	// shield's URL with Health.Path (off unless Path is set). A shield that
-	// fails them is skipped until it passes again.
+	// Health configures active health checks of the shields: GET
+	// Health.Path on each shield's URL, with the shield's host:port as the
+	// Host, so the shield needs a route that answers it (off unless Path is
+	// set). A shield that fails them is skipped until it passes again.
 	Health HealthCheck `toml:"health"`
 }
 

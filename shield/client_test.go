@@ -509,6 +509,8 @@ func TestRetryBuffer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
+			// A buffered body is a bytes.Reader (it has WriteTo); the
+			// transport's streaming body has not.
 			_, isNop := resp.Body.(interface {
 				WriteTo(io.Writer) (int64, error)
 			})
