@@ -42,6 +42,9 @@ type Config struct {
 	// match a request wins. At least one.
 	Routes []Route `toml:"routes"`
 
+	// Purge configures the purge API, object tags and the purge bus.
+	Purge Purge `toml:"purge"`
+
 	// Demo, when true, also starts the built-in sample origin (see cmd/popcache)
 	// on Demo.Listen. It is what the embedded default config uses.
 	Demo Demo `toml:"demo"`
@@ -111,6 +114,17 @@ type Admin struct {
 	Listen string `toml:"listen"`
 	// Disabled turns the admin listener off. Default false.
 	Disabled bool `toml:"disabled"`
+	// Tokens are the bearer tokens of the admin API's /purge endpoints
+	// (see [AdminToken]). Default none: /purge refuses every request.
+	Tokens []AdminToken `toml:"tokens"`
+	// TokenFile names a file of more tokens, read at load: one per line,
+	// NAME SCOPES TOKEN with SCOPES comma-separated; blank lines and lines
+	// starting with # are skipped. Default none.
+	TokenFile string `toml:"token_file"`
+
+	// Credentials are Tokens and the token file's, validated. Set by
+	// Validate.
+	Credentials []AdminToken `toml:"-"`
 }
 
 // Cache configures the cache tiers and the node-wide cache policy defaults.

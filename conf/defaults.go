@@ -100,6 +100,7 @@ func (c *Config) EnsureDefaults() {
 	}
 	c.Cache.ensureDefaults(c.Role)
 	c.Shield.ensureDefaults()
+	c.Purge.ensureDefaults(c.Role)
 	c.ensureTLSDefaults()
 	for i := range c.Origins {
 		c.Origins[i].ensureDefaults()

@@ -42,6 +42,7 @@ func (c *Config) validate(lines lineIndex) error {
 	v.policy("cache.policy", &c.Cache.Policy)
 	v.origins(c.Origins)
 	v.shield(c)
+	v.purge(c) // after cache: it reads the disk directory
 	v.routes(c)
 	v.tls(c) // after origins: it reads their parsed URLs
 	return v.errs.err()
