@@ -8,14 +8,18 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/popcache/popcache/cache"
 )
 
 // fetch makes one upstream GET for rq — a fill, or a revalidation of stale
-// — and stores what may be stored. It never returns a partial body as an
-// Object: a body that fails half-way is an error, and one larger than the
-// cache takes is handed back as a Private stream.
+// — and stores what may be stored. A small body (announced, at most one
+// disk chunk) is read whole first: one that fails half-way is an error. A
+// larger or unannounced one is streamed: the Object returned serves it as
+// it arrives, to every client of the key, while the store writes it (a
+// failure then cuts the readers short and stores nothing). One larger
+// than any tier takes, or uncacheable, is handed back as a Private stream.
 func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, kind string) (*cache.Fill, error) {
 	out := s.outbound(ctx, rq, true)
 	if stale != nil {
@@ -49,8 +53,8 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 			// The 304 is for another representation: fetch it whole.
 			return s.fetch(ctx, rq, nil, kind)
 		}
-		s.prepare(&meta, int64(len(stale.Body)))
-		obj := &cache.Object{Meta: meta, Body: stale.Body}
+		s.prepare(&meta, stale.Size())
+		obj := stale.WithMeta(meta)
 		f := &cache.Fill{Object: obj, UpstreamStatus: http.StatusNotModified, Detail: verdict.Reason}
 		if verdict.Storable {
 			f.Stored = s.store.Put(rq.Key, obj, respTime)
@@ -65,7 +69,7 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 	meta, verdict := cache.Evaluate(http.MethodGet, rq.In.Header, resp.StatusCode, resp.Header, reqTime, respTime, pol)
 	limit := int64(s.cfg.Cache.MaxObjectBytes)
 	detail := verdict.Reason
-	if verdict.Storable && resp.ContentLength > limit {
+	if verdict.Storable && resp.ContentLength > s.store.MaxObjectBytes() {
 		verdict.Storable, detail = false, "too-large"
 	}
 	if !verdict.Storable && resp.StatusCode < 500 {
@@ -74,6 +78,9 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 		s.store.MarkPass(rq.Key, respTime)
 		s.m.fills.WithLabelValues("not_stored").Inc()
 		return s.private(resp, detail), nil
+	}
+	if verdict.Storable && (resp.ContentLength < 0 || resp.ContentLength > min(limit, s.store.ChunkBytes())) {
+		return s.stream(rq, resp, meta, detail, respTime), nil
 	}
 	body, err := readBody(resp, limit)
 	if err != nil {
@@ -113,6 +120,22 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 	return f, nil
 }
 
+// stream stores a cacheable response while its body arrives and returns
+// the Object that serves it meanwhile.
+func (s *Server) stream(rq *Request, resp *http.Response, meta cache.Meta, detail string, respTime time.Time) *cache.Fill {
+	meta.BodySize = resp.ContentLength
+	s.prepare(&meta, resp.ContentLength)
+	obj, stored := s.store.Stream(rq.Key, meta, resp.Body, respTime)
+	f := &cache.Fill{Object: obj, Stored: stored, UpstreamStatus: resp.StatusCode, Detail: detail}
+	if stored {
+		s.m.fills.WithLabelValues("stored").Inc()
+	} else {
+		f.Detail = "too-large"
+		s.m.fills.WithLabelValues("not_stored").Inc()
+	}
+	return f
+}
+
 // private wraps an unshareable response.
 func (s *Server) private(resp *http.Response, detail string) *cache.Fill {
 	return &cache.Fill{
@@ -123,8 +146,9 @@ func (s *Server) private(resp *http.Response, detail string) *cache.Fill {
 }
 
 // prepare makes a stored header ready to replay on every hit: our Via
-// entry, an exact Content-Length, and slices clipped so that a hook's
-// append never writes into memory shared between hits.
+// entry, an exact Content-Length (none while size is unknown, -1: the
+// store adds it once the body is complete), and slices clipped so that a
+// hook's append never writes into memory shared between hits.
 func (s *Server) prepare(m *cache.Meta, size int64) {
 	h := m.Header
 	if h == nil {
@@ -135,7 +159,9 @@ func (s *Server) prepare(m *cache.Meta, size int64) {
 	if via := h["Via"]; len(via) == 0 || !endsWithEntry(via[len(via)-1], s.via) {
 		h["Via"] = appendVia(via, s.via)
 	}
-	if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified && m.Status >= 200 {
+	if size < 0 {
+		delete(h, "Content-Length")
+	} else if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified && m.Status >= 200 {
 		h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
 	}
 	for k, v := range h {

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"time"
@@ -10,8 +11,11 @@ import (
 
 // writeObject writes a stored (or just fetched) object to the client:
 // the stored header as is, Age and Cache-Status, then the body, or a 304
-// when the client's own conditional matches (RFC 9110 §13.2.2), or no
-// body for HEAD.
+// when the client's own conditional matches (RFC 9110 §13.2.2), or the
+// part a single Range asks for (206, or 416; see range.go), or no body for
+// HEAD. A body in memory is written in one call; one on disk or still
+// arriving is streamed, and cut short (the connection aborted) if it
+// cannot be completed.
 func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Object, now time.Time) {
 	r := rq.In
 	h := w.Header()
@@ -21,22 +25,59 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	h["Age"] = []string{obj.Meta.AgeHeader(now)}
 	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
 	code := obj.Meta.Status
-	if code == http.StatusOK && hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
-		code = http.StatusNotModified
+	off, n := int64(0), int64(-1)
+	if code == http.StatusOK {
+		if hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
+			code = http.StatusNotModified
+		} else if len(r.Header["Range"]) > 0 {
+			code, off, n = applyRange(h, r.Header, obj)
+		}
 	}
 	if f := s.hooks.ResponseFilter; f != nil {
 		f(rq, h)
 	}
 	rq.Code = code
 	w.WriteHeader(code)
-	if r.Method == http.MethodHead || code == http.StatusNotModified {
+	if r.Method == http.MethodHead || code == http.StatusNotModified || code == http.StatusRequestedRangeNotSatisfiable {
 		return
 	}
-	n, err := w.Write(obj.Body)
-	rq.BodyBytes = int64(n)
-	if err != nil {
-		rq.Err = err
+	if obj.InMemory() {
+		b := obj.Body
+		if n >= 0 {
+			b = b[off : off+n]
+		}
+		m, err := w.Write(b)
+		rq.BodyBytes = int64(m)
+		if err != nil {
+			rq.Err = err
+		}
+		return
 	}
+	s.writeBody(w, rq, obj, off, n)
+}
+
+// writeBody streams a body that is on disk or still arriving, flushing
+// whenever it has to wait for more.
+func (s *Server) writeBody(w http.ResponseWriter, rq *Request, obj *cache.Object, off, n int64) {
+	var rc *http.ResponseController
+	flush := func() {
+		if rc == nil {
+			rc = http.NewResponseController(w)
+		}
+		_ = rc.Flush()
+	}
+	written, err := obj.WriteBody(rq.In.Context(), w, off, n, flush)
+	rq.BodyBytes = written
+	if err == nil {
+		return
+	}
+	rq.Err = err
+	if errors.Is(err, cache.ErrIncomplete) {
+		s.log.Warn("response cut short", "host", rq.In.Host, "uri", rq.In.RequestURI, "sent", written, "err", err)
+	}
+	// The status line is gone: the client must see the body incomplete,
+	// never a shorter body that looks whole.
+	panic(http.ErrAbortHandler)
 }
 
 // hasConditional reports whether the request carries a validator-based
