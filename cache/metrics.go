@@ -69,6 +69,16 @@ func (m *storeMetrics) diskMetrics(d *disk, gauge, counter func(name, help strin
 			}
 			return float64(d.db.Metrics().DiskSpaceUsage())
 		})
+	gauge("popcache_disk_pebble_memory_bytes", "Memory held by Pebble's memtables and block cache (outside the Go heap, except in race builds).",
+		func() float64 {
+			d.closeMu.RLock()
+			defer d.closeMu.RUnlock()
+			if d.closed {
+				return 0
+			}
+			m := d.db.Metrics()
+			return float64(m.MemTable.Size + uint64(m.BlockCache.Size))
+		})
 	counter("popcache_disk_evictions_total", "Objects evicted from the disk tier to stay under its cap.", load(&st.evictions))
 	counter("popcache_disk_expired_total", "Expired objects deleted from the disk tier in the background.", load(&st.expired))
 	counter("popcache_disk_write_errors_total", "Failed or refused disk tier writes (full, nearly full filesystem, I/O errors).", load(&st.writeErrors))

@@ -122,6 +122,20 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// MaxObjectBytes is the largest body a tier stores: the disk tier's
+// limit when there is one and it is larger, else the memory tier's.
+func (s *Store) MaxObjectBytes() int64 {
+	n := int64(s.cfg.MaxObjectBytes)
+	if s.disk != nil {
+		n = max(n, int64(s.cfg.Disk.MaxObjectBytes))
+	}
+	return n
+}
+
+// ChunkBytes is the size of the chunks in which bodies are streamed and
+// stored on disk.
+func (s *Store) ChunkBytes() int64 { return int64(s.cfg.Disk.ChunkBytes) }
+
 // LoadTime is how long opening the disk tier took (Pebble's recovery and
 // the index load); zero without a disk tier.
 func (s *Store) LoadTime() time.Duration {
