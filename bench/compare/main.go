@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,6 +36,8 @@ type options struct {
 	originBin   string
 	burstBin    string
 	cacheSize   string // memory budget per cache, as varnishd -s malloc wants it
+	servers     string // comma-separated subset of servers to run; "" = all
+	match       string // regexp: run only scenarios whose name matches; "" = all
 }
 
 func main() {
@@ -50,6 +54,8 @@ func main() {
 	flag.StringVar(&o.originBin, "origin", "", "bench/origin binary (required)")
 	flag.StringVar(&o.burstBin, "burst", "", "bench/burst binary (required)")
 	flag.StringVar(&o.cacheSize, "cache-size", "2G", "memory for each cache (popcache's is in its config)")
+	flag.StringVar(&o.servers, "servers", "", "comma-separated servers to run (default all: popcache,nginx,varnish,ats,nginx-static)")
+	flag.StringVar(&o.match, "scenarios", "", "regexp: run only scenarios whose name matches (default all)")
 	flag.Parse()
 	o.ensureDefaults()
 	lg := log.New(os.Stderr, "bench: ", log.Ltime)
@@ -124,7 +130,10 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 	if err := r.startOrigin(ctx); err != nil {
 		return err
 	}
-	scs := scenarios(o.quick)
+	scs, err := selectScenarios(scenarios(o.quick), o.match)
+	if err != nil {
+		return err
+	}
 	paths := warmPaths(scs)
 	lg.Printf("writing %d static files", len(paths))
 	if err := r.writeStatic(ctx, paths); err != nil {
@@ -132,6 +141,9 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 	}
 	servers, err := newServers(o.tmp, o.configs, o.popcacheBin)
 	if err != nil {
+		return err
+	}
+	if servers, err = selectServers(servers, o.servers); err != nil {
 		return err
 	}
 	for _, s := range servers {
@@ -238,6 +250,40 @@ func (r *runner) rounds(ctx context.Context, servers []*server, scs []scenario) 
 	return nil
 }
 
+// selectScenarios keeps the scenarios whose name matches the regexp expr ("" keeps all).
+func selectScenarios(all []scenario, expr string) ([]scenario, error) {
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("compare: -scenarios: %w", err)
+	}
+	var out []scenario
+	for _, sc := range all {
+		if re.MatchString(sc.name) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("compare: -scenarios %q matches no scenario", expr)
+	}
+	return out, nil
+}
+
+// selectServers keeps the servers named in the comma-separated list ("" keeps all).
+func selectServers(all []*server, list string) ([]*server, error) {
+	if list == "" {
+		return all, nil
+	}
+	var out []*server
+	for _, name := range strings.Split(list, ",") {
+		i := slices.IndexFunc(all, func(s *server) bool { return s.name == strings.TrimSpace(name) })
+		if i < 0 {
+			return nil, fmt.Errorf("compare: -servers: unknown server %q", name)
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
 func rotate[T any](xs []T, by int) []T {
 	n := len(xs)
 	out := make([]T, 0, n)
@@ -308,6 +354,10 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 		return err
 	}
 	r.log.Printf("round %d %-24s %-12s %10.0f req/s  errors %d  origin fetches %d", round+1, sc.name, s.name, res.rps, res.errors, misses)
+	if res.rps == 0 {
+		r.res.note("%s %s round %d: no request completed; the run is left out", s.name, sc.name, round+1)
+		return nil
+	}
 	if res.errors > 0 {
 		r.res.note("%s %s round %d: %d errors or non-2xx answers", s.name, sc.name, round+1, res.errors)
 	}
