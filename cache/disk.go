@@ -72,6 +72,12 @@ type disk struct {
 
 	chunkBufs sync.Pool // *[]byte of cfg.ChunkBytes, for reading chunks
 
+	// The WAL syncer: commits are NoSync, and kick asks a goroutine to
+	// sync the WAL right after, so a commit reaches the disk within one
+	// fsync without any fill waiting for it.
+	kick       chan struct{} // buffered 1
+	syncerDone chan struct{}
+
 	// Free-space guard.
 	freeSpace  func() (uint64, error) // nil: vfs.Default on cfg.Dir
 	minFree    uint64
@@ -118,12 +124,45 @@ func openDisk(cfg conf.Disk, gens *atomic.Uint64, log *slog.Logger) (*disk, erro
 		return nil, fmt.Errorf("cache: open disk tier %q: %w", cfg.Dir, err)
 	}
 	d.load = time.Since(start)
+	d.kick = make(chan struct{}, 1)
+	d.syncerDone = make(chan struct{})
+	go d.syncer()
 	return d, nil
 }
 
-// options are the Pebble options of the tier. Writes use NoSync: a
-// process crash loses nothing the OS has; an OS crash may lose the last
-// objects written, never tear one (batches are atomic in the WAL).
+// syncer syncs the WAL after commits, coalescing those that come while
+// it syncs, until close closes kick.
+func (d *disk) syncer() {
+	defer close(d.syncerDone)
+	for range d.kick {
+		d.closeMu.RLock()
+		if !d.closed {
+			if err := d.db.LogData(nil, pebble.Sync); err != nil {
+				d.stats.writeErrors.Add(1)
+				d.log.Warn("disk tier: syncing the log failed", "err", err)
+			}
+		}
+		d.closeMu.RUnlock()
+	}
+}
+
+// synced asks for a WAL sync soon; it never waits.
+func (d *disk) synced() {
+	d.closeMu.RLock() // close closes kick with closeMu held
+	defer d.closeMu.RUnlock()
+	if d.closed {
+		return
+	}
+	select {
+	case d.kick <- struct{}{}:
+	default: // a sync is already due: it will cover this commit
+	}
+}
+
+// options are the Pebble options of the tier. Writes use NoSync, and a
+// background sync follows every commit (see syncer): a crash loses at
+// most the objects committed during the last fsync, and never tears one
+// (batches are atomic in the WAL).
 func (d *disk) options() *pebble.Options {
 	o := &pebble.Options{
 		MemTableSize:                memTableBytes,
@@ -241,6 +280,10 @@ func (d *disk) close() error {
 		return nil
 	}
 	d.closed = true
+	close(d.kick)
+	d.closeMu.Unlock()
+	<-d.syncerDone // it syncs no more once closed is set
+	d.closeMu.Lock()
 	d.snapMu.Lock()
 	for s := range d.snaps {
 		s.Close()

@@ -114,6 +114,7 @@ func (d *disk) commitMarkerLocked(b *pebble.Batch, key string, m *marker) (*disk
 	}
 	e := entryFromMarker(h, m, int64(len(mk)+len(mv)))
 	d.idx.put(e)
+	d.synced()
 	return e, nil
 }
 
@@ -265,6 +266,7 @@ func (d *disk) rewriteMeta(loc *diskLoc, key string, meta *Meta, until, now time
 		return err
 	}
 	d.idx.update(e, until.UnixNano(), m.size, metaBytes)
+	d.synced()
 	return nil
 }
 

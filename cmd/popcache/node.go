@@ -41,12 +41,15 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 		closeAll(demoLn)
 		return err
 	}
-	store, err := cache.New(cfg.Cache, cache.Options{Registerer: reg})
+	store, err := cache.New(cfg.Cache, cache.Options{Registerer: reg, Logger: logger})
 	if err != nil {
 		closeAll(demoLn)
 		return err
 	}
 	defer store.Close()
+	if d := cfg.Cache.Disk; d.Dir != "" {
+		logger.Info("disk tier open", "dir", d.Dir, "max_bytes", int64(d.MaxBytes), "load_time", store.LoadTime())
+	}
 	tier, err := newShieldTier(cfg, table, reg, logger)
 	if err != nil {
 		closeAll(demoLn)
@@ -84,6 +87,8 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); table.Run(ctx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); store.Run(ctx) }() // disk tier expiry
 	tier.start(ctx, &wg, stderr, logger)
 	if len(cfg.TLS.Listen) > 0 {
 		wg.Add(1)
