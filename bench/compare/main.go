@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -171,6 +172,9 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 		if misses > 0 {
 			r.res.note("%s: %d of %d objects still went to the origin on the second warming pass", s.name, misses, len(paths))
 		}
+		if s.name == popcache {
+			r.checkHitHeader(ctx, s)
+		}
 	}
 	if err := r.rounds(ctx, servers, scs); err != nil {
 		return err
@@ -202,6 +206,26 @@ func (r *runner) makeCert(ctx context.Context) error {
 		"-keyout", r.key, "-out", r.cert, "-days", "2", "-subj", "/CN=127.0.0.1",
 		"-addext", "subjectAltName=IP:127.0.0.1")
 	return err
+}
+
+// checkHitHeader notes when a warmed popcache does not label a hit with
+// "Cache-Status: popcache; hit", as its responses are meant to.
+func (r *runner) checkHitHeader(ctx context.Context, s *server) {
+	u := fmt.Sprintf("http://127.0.0.1:%d/obj/1k/hot", s.ports.H1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		r.res.note("popcache: hit check: %v", err)
+		return
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if cs := resp.Header.Get("Cache-Status"); !strings.Contains(strings.ToLower(cs), "popcache; hit") {
+		r.res.note("popcache: a warmed object came back with Cache-Status %q, want \"popcache; hit\"", cs)
+	}
 }
 
 // startOrigin starts bench/origin on a free loopback port and waits for it.
