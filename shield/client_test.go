@@ -543,8 +543,8 @@ func TestHealthChecks(t *testing.T) {
 	c, reg, _ := testClient(t, []string{home.URL, next.URL}, `
 [shield.health]
 path = "/health"
-interval = "20ms"
-timeout = "10ms"
+interval = "100ms"
+timeout = "90ms"
 rise = 1
 fall = 1
 `)

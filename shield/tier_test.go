@@ -139,7 +139,9 @@ func TestTierCoalescing(t *testing.T) {
 				statuses[h.Get("Cache-Status")]++
 				bodyMu.Unlock()
 				if err != nil || code != http.StatusOK {
-					failed.Add(1)
+					if failed.Add(1) <= 3 {
+						t.Logf("%s: %d %v", e.name, code, err)
+					}
 					return
 				}
 				ok.Add(1)
@@ -226,20 +228,26 @@ func TestTierShieldKill(t *testing.T) {
 	defer func() { stop(); wg.Wait() }()
 
 	// servedBy asks edge-2 for a fresh variant of path and returns the
-	// shield that answered.
+	// shield that answered, and the Cache-Status.
 	var probe atomic.Int64
-	servedBy := func(path string) string {
+	servedBy := func(path string) (string, []string) {
 		_, h, _ := mustGet(t, p.edges[1].url+path+"?probe="+strconv.FormatInt(probe.Add(1), 10))
-		return shieldOf(h, p.shields...)
+		return shieldOf(h, p.shields...), h["Cache-Status"]
 	}
 	// waitAll waits (bounded) until every path is served by want.
 	waitAll := func(paths []string, want string) {
 		t.Helper()
-		deadline := time.Now().Add(5 * time.Second)
 		for _, path := range paths {
-			for servedBy(path) != want {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got, cs := servedBy(path)
+				if got == want {
+					break
+				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s still not served by %s after 5s", path, want)
+					t.Fatalf("%s still served by %q, not %s, after 10s: Cache-Status %q; circuits at edge-2: %s %v, %s %v",
+						path, got, want, cs, victim.name, gatherValue(t, p.edges[1], "popcache_shield_circuit_state", victim.url),
+						survivor.name, gatherValue(t, p.edges[1], "popcache_shield_circuit_state", survivor.url))
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
