@@ -202,6 +202,7 @@ func (d *disk) loadIndex() error {
 	}
 	var maxGen uint64
 	var corrupt [][]byte
+	var entries []*diskEntry
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
@@ -215,13 +216,13 @@ func (d *disk) loadIndex() error {
 			corrupt = append(corrupt, append([]byte(nil), k...))
 			continue
 		}
-		e := entryFromMarker(keyHash(k[1:]), &m, int64(len(k)+len(v)))
-		d.idx.put(e)
+		entries = append(entries, entryFromMarker(keyHash(k[1:]), &m, int64(len(k)+len(v))))
 		maxGen = max(maxGen, m.gen)
 	}
 	if err := it.Close(); err != nil {
 		return err
 	}
+	d.idx.load(entries)
 	// A generation must never repeat, or a new object could meet chunks
 	// of an old one: continue after both the clock and the largest seen.
 	for cur := d.gens.Load(); cur <= maxGen; cur = d.gens.Load() {
@@ -290,6 +291,11 @@ func (d *disk) close() error {
 	}
 	clear(d.snaps)
 	d.snapMu.Unlock()
+	// Flushing the memtable now saves the next start-up replaying it from
+	// the log (tens of MiB); a killed node replays it instead.
+	if err := d.db.Flush(); err != nil {
+		d.log.Warn("disk tier: flush at close failed", "err", err)
+	}
 	return d.db.Close()
 }
 

@@ -97,6 +97,33 @@ func (x *diskIndex) put(e *diskEntry) (old *diskEntry) {
 	return old
 }
 
+// load adds entries to an empty index in one go (start-up): one lock,
+// one heap build. Duplicate hashes are not expected (markers are keyed by
+// hash); a later one would replace an earlier one.
+func (x *diskIndex) load(es []*diskEntry) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, e := range es {
+		if old := x.m[e.h]; old != nil {
+			x.removeLocked(old)
+		}
+		x.m[e.h] = e
+		x.used += e.size
+		e.heapIdx = len(x.exp)
+		x.exp = append(x.exp, e)
+		if x.head == nil {
+			e.prev, e.next = e, e
+			x.head = e
+		} else {
+			tail := x.head.prev
+			e.prev, e.next = tail, x.head
+			tail.next = e
+			x.head.prev = e
+		}
+	}
+	heap.Init(&x.exp)
+}
+
 // update changes the expiry and sizes of a live entry in place.
 func (x *diskIndex) update(e *diskEntry, until, size, metaBytes int64) {
 	x.mu.Lock()
