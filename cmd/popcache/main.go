@@ -4,6 +4,7 @@
 //	popcache serve --listen ADDR --origin URL [--admin ADDR]
 //	                                                run one cached catch-all route to URL
 //	popcache check -c FILE                          validate a config, print its effective routes
+//	popcache purge --admin URL --token T --url U    purge on every node (see purge.go)
 //	popcache version                                print the version
 package main
 
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serveCmd(args, stdout, stderr)
 	case "check":
 		return checkCmd(args, stdout, stderr)
+	case "purge":
+		return purgeCmd(args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "popcache", version)
 		return 0
@@ -57,6 +60,8 @@ func usage(w io.Writer) {
   popcache serve --listen ADDR --origin URL [--admin ADDR]
                                     one cached catch-all route to URL
   popcache check -c FILE            validate a config and print its effective routes
+  popcache purge --admin URL --token T --url U | --tag T | --prefix P | --host H | --all [--soft]
+                                    purge on every node (popcache purge -h for more)
   popcache version                  print the version
 `)
 }

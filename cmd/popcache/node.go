@@ -56,7 +56,14 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 		return err
 	}
 	defer tier.close()
-	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream()})
+	pg, err := startPurging(ctx, cfg, store, table, reg, logger) // applies missed purges before serving
+	if err != nil {
+		closeAll(demoLn)
+		return err
+	}
+	defer pg.close()
+	pg.shareBus(tier.demo)
+	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream(), Hooks: pg.hooks()})
 	if err != nil {
 		closeAll(demoLn)
 		return err
@@ -83,13 +90,14 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 		servers = append(servers, serveAux(&wg, demoLn, newDemoOrigin(), logger))
 	}
 	if adminLn != nil {
-		servers = append(servers, serveAux(&wg, adminLn, edge.AdminHandler(reg, nil), logger))
+		servers = append(servers, serveAux(&wg, adminLn, pg.admin(edge.AdminHandler(reg, nil)), logger))
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); table.Run(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); store.Run(ctx) }() // disk tier expiry
 	tier.start(ctx, &wg, stderr, logger)
+	pg.run(ctx, &wg)
 	if len(cfg.TLS.Listen) > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); reloadCertsOnHUP(ctx, srv, logger) }()
