@@ -166,13 +166,15 @@ func (l *diskLoc) writeBody(ctx context.Context, w io.Writer, off, end int64, _ 
 		chunk, err := d.readChunk(r, l.gen, uint32(i), (*bp)[:0])
 		if err != nil {
 			d.readFailed(l.entry, err)
-			return written, err
+			return written, fmt.Errorf("%w: %w", ErrIncomplete, err)
 		}
 		*bp = chunk[:0]
 		start := off - i*l.chunkBytes
 		stop := min(int64(len(chunk)), end-i*l.chunkBytes)
 		if start >= stop {
-			return written, fmt.Errorf("cache: disk chunk %d of %d is short: %w", i, l.gen, errCorruptRecord)
+			err := fmt.Errorf("cache: disk chunk %d of %d is short: %w", i, l.gen, errCorruptRecord)
+			d.readFailed(l.entry, err)
+			return written, fmt.Errorf("%w: %w", ErrIncomplete, err)
 		}
 		n, err := w.Write(chunk[start:stop])
 		written += int64(n)

@@ -67,7 +67,7 @@ const (
 // node.
 func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Context) (*Fill, error)) (*Fill, FillRole, error) {
 	if st := s.streamFor(key); st != nil {
-		return &Fill{Object: st.obj, Stored: true, UpstreamStatus: st.obj.Meta.Status}, Collapsed, nil
+		return &Fill{Object: st.obj, Stored: st.stored, UpstreamStatus: st.obj.Meta.Status}, Collapsed, nil
 	}
 	me := new(int)
 	ch := s.flights.DoChan(key, func() (res any, err error) {

@@ -48,6 +48,7 @@ type stream struct {
 	began    time.Time // the wall clock at the start, to advance start
 	body     io.ReadCloser
 	dw       *diskWriter // nil when not written to disk; used by the pump only
+	stored   bool        // a tier meant to store the body at the start
 
 	invalidated atomic.Bool // Invalidate ran: commit nothing
 
@@ -109,10 +110,11 @@ func (s *Store) Stream(key string, meta Meta, body io.ReadCloser, now time.Time)
 	if storable && s.disk != nil && st.expect <= int64(s.cfg.Disk.MaxObjectBytes) {
 		st.dw, _ = s.disk.newWriter(st.storeKey, &meta, st.expect, now)
 	}
+	st.stored = st.keepAll || st.dw != nil
 	st.obj = &Object{Meta: meta, src: st}
 	s.register(st)
 	go st.run()
-	return st.obj, st.keepAll || st.dw != nil
+	return st.obj, st.stored
 }
 
 // afterDone runs f once the stream has ended (at once if it has).
