@@ -214,6 +214,9 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	s.m.lag.Set(float64(meta.NumPending))
 	s.m.appliedSeq.Set(float64(seq))
 	s.ack(ctx, msg)
+	if s.role == conf.RoleShield {
+		s.announce()
+	}
 	if s.onApply != nil {
 		s.onApply(Applied{Seq: seq, ID: id, Latency: latency})
 	}
@@ -236,12 +239,11 @@ func (s *Service) ack(ctx context.Context, msg jetstream.Msg) {
 }
 
 // waitForShields waits, up to purge.wait, until every live shield has
-// applied seq.
+// applied seq (see tiers.go).
 func (s *Service) waitForShields(ctx context.Context, seq uint64) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Wait.D())
 	defer cancel()
-	_, done, err := s.waitApplied(wctx, seq, func(n NodeStatus) bool { return n.Role == conf.RoleShield })
-	if !done && ctx.Err() == nil {
-		s.log.Warn("purge: applying before every live shield did", "seq", seq, "err", err)
+	if !s.shields.wait(wctx, seq) && ctx.Err() == nil {
+		s.log.Warn("purge: applying before every live shield did", "seq", seq, "waited", s.cfg.Wait.D())
 	}
 }

@@ -82,6 +82,7 @@ type Service struct {
 	journal *journal // nil without a purge directory
 	state   journalState
 	sess    *session // the attachment to the stream; owned by Start, then Run
+	shields shieldWatch // an edge's view of the shields' progress
 
 	serving  atomic.Bool // Start has returned: the node serves
 	caughtUp atomic.Bool
@@ -191,6 +192,11 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bus.open(s.cfg.Bus, s.cfg.Retention.D(), s.cfg.JournalDir, s.nodeID, s.log); err != nil {
 		return err
 	}
+	if s.role == conf.RoleEdge {
+		if _, err := s.shields.watch(s.bus.nc, s.appliedSubject()); err != nil {
+			return fmt.Errorf("purge: subscribe to the shields' progress: %w", err)
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, s.cfg.Bus.CatchUpTimeout.D())
 	defer cancel()
 	err := s.catchUp(cctx)
@@ -237,6 +243,10 @@ func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.retireLoop(ctx) }()
+	if s.role == conf.RoleShield {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.announceLoop(ctx) }()
+	}
 	defer wg.Wait()
 	delay := 100 * time.Millisecond
 	for ctx.Err() == nil {

@@ -31,7 +31,7 @@ type testNode struct {
 	api     *httptest.Server
 	cancel  context.CancelFunc
 	done    chan struct{}
-	applied chan Applied
+	applied chan appliedAt
 	once    sync.Once
 }
 
@@ -88,6 +88,12 @@ func deadAddr(t testing.TB) string {
 	return addr
 }
 
+// appliedAt is an Applied and when the callback ran.
+type appliedAt struct {
+	Applied
+	at time.Time
+}
+
 // startNode starts a node on cfg, and Run in the background.
 func startNode(t testing.TB, cfg *conf.Config) *testNode {
 	t.Helper()
@@ -95,10 +101,10 @@ func startNode(t testing.TB, cfg *conf.Config) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &testNode{store: store, done: make(chan struct{}), applied: make(chan Applied, 1024)}
+	n := &testNode{store: store, done: make(chan struct{}), applied: make(chan appliedAt, 1024)}
 	n.svc, err = New(cfg, store, Options{OnApply: func(a Applied) {
 		select {
-		case n.applied <- a:
+		case n.applied <- appliedAt{a, time.Now()}:
 		default:
 		}
 	}})
@@ -329,5 +335,97 @@ func TestBusDown(t *testing.T) {
 	}
 	if code, body := n.post(t, purgeToken, `{"tags":["a"]}`); code != http.StatusServiceUnavailable {
 		t.Errorf("POST with the bus down: %d %v, want 503", code, body)
+	}
+}
+
+// slowCache delays every Purge, like a shield with a slow disk.
+type slowCache struct {
+	*cache.Store
+	delay time.Duration
+}
+
+func (c slowCache) Purge(ctx context.Context, rules []cache.PurgeRule) error {
+	time.Sleep(c.delay)
+	return c.Store.Purge(ctx, rules)
+}
+
+// TestEdgesApplyAfterShields: an edge applies a purge only after the live
+// shields did, however slow they are (up to purge.wait).
+func TestEdgesApplyAfterShields(t *testing.T) {
+	hub := startNode(t, nodeConfig(t, "edge-1", "edge", "", "", ""))
+	cfg := nodeConfig(t, "shield-1", "shield", "", hub.svc.BusURL(), "")
+	store, err := cache.New(cfg.Cache, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	var shieldDone time.Time
+	svc, err := New(cfg, slowCache{store, 300 * time.Millisecond}, Options{OnApply: func(Applied) {
+		mu.Lock()
+		shieldDone = time.Now()
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(ctx) }()
+	defer func() { cancel(); <-done; svc.Close() }()
+	// Wait until the edge has heard the shield.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		hub.svc.shields.mu.Lock()
+		n := len(hub.svc.shields.seen)
+		hub.svc.shields.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the edge never heard from the shield")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if code, st := hub.post(t, purgeToken, `{"tags": ["x"]}`); code != http.StatusOK {
+		t.Fatalf("POST: %d %v", code, st)
+	}
+	var edgeDone time.Time
+	select {
+	case a := <-hub.applied:
+		edgeDone = a.at
+	case <-time.After(10 * time.Second):
+		t.Fatal("the edge did not apply the purge")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if shieldDone.IsZero() || edgeDone.Before(shieldDone) {
+		t.Errorf("the edge applied at %v, the shield at %v: the edge went first", edgeDone, shieldDone)
+	}
+}
+
+func TestShieldWatch(t *testing.T) {
+	var w shieldWatch
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if !w.wait(ctx, 5) {
+		t.Errorf("no shield known: wait should not block")
+	}
+	w.update("s1", 4, time.Now())
+	w.update("s2", 9, time.Now())
+	w.update("dead", 1, time.Now().Add(-time.Minute))
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if w.wait(ctx, 5) {
+		t.Errorf("s1 has not applied 5 yet: wait should time out")
+	}
+	go func() { time.Sleep(10 * time.Millisecond); w.update("s1", 5, time.Now()) }()
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !w.wait(ctx, 5) {
+		t.Errorf("every live shield applied 5: wait should return true (the silent one is not waited for)")
 	}
 }
