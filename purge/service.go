@@ -81,7 +81,7 @@ type Service struct {
 	applyMu sync.Mutex
 	journal *journal // nil without a purge directory
 	state   journalState
-	sess    *session // the attachment to the stream; owned by Start, then Run
+	sess    *session    // the attachment to the stream; owned by Start, then Run
 	shields shieldWatch // an edge's view of the shields' progress
 
 	serving  atomic.Bool // Start has returned: the node serves
