@@ -83,6 +83,7 @@ type disk struct {
 	minFree    uint64
 	lowSpace   atomic.Bool
 	spaceCheck atomic.Int64 // Unix nanoseconds of the last check
+	fullLogged atomic.Int64 // Unix nanoseconds of the last "tier full" log
 }
 
 // diskStats are the tier's counters, read by the metrics on scrape.
@@ -329,13 +330,20 @@ func (d *disk) free() (uint64, error) {
 	return u.AvailBytes, err
 }
 
-// writeFailed counts and logs a failed write.
+// writeFailed counts and logs a failed write. A full tier is logged at
+// most once a minute, a nearly full filesystem as it comes and goes.
 func (d *disk) writeFailed(op string, err error) {
 	d.stats.writeErrors.Add(1)
-	if errors.Is(err, errDiskFull) || errors.Is(err, errLowSpace) {
-		return // expected under pressure; counted, and logged on transitions
+	switch {
+	case errors.Is(err, errLowSpace):
+	case errors.Is(err, errDiskFull):
+		now := time.Now().UnixNano()
+		if last := d.fullLogged.Load(); now-last >= int64(time.Minute) && d.fullLogged.CompareAndSwap(last, now) {
+			d.log.Warn("disk tier full: eviction cannot make room, objects go unstored", "op", op, "max_bytes", int64(d.cfg.MaxBytes))
+		}
+	default:
+		d.log.Warn("disk tier: write failed", "op", op, "err", err)
 	}
-	d.log.Warn("disk tier: write failed", "op", op, "err", err)
 }
 
 // pebbleLogger sends Pebble's log to slog. Pebble calls Fatalf on errors
