@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,7 +30,7 @@ func newPurgeFleet(t *testing.T) *purgeFleet {
 	f.shield = startPurgeNode(t, purgeNodeSpec{name: f.shieldName, role: "shield", listen: p[0], admin: p[1],
 		dir: f.dir, origin: f.origin.URL, busAt: p[6]})
 	f.edgeA = startPurgeNode(t, purgeNodeSpec{name: f.edgeAN, role: "edge", listen: p[2], admin: p[3],
-		dir: f.dir, origin: f.origin.URL, shield: p[0], busURL: f.busURL})
+		dir: f.dir, origin: f.origin.URL, shield: p[0], busURL: f.busURL, extra: "[purge.method]\nenabled = true\n"})
 	f.specB = purgeNodeSpec{name: f.edgeBN, role: "edge", listen: p[4], admin: p[5],
 		dir: f.dir, origin: f.origin.URL, shield: p[0], busURL: f.busURL}
 	f.edgeB = startPurgeNode(t, f.specB)
@@ -135,6 +136,48 @@ func TestPurgeFleet(t *testing.T) {
 		}
 		if got, _ := f.origin.counts("/p/auth"); got != full {
 			t.Errorf("origin fetches %d -> %d", full, got)
+		}
+	})
+
+	t.Run("PURGE method", func(t *testing.T) {
+		f.warm(t, "example.test", "/p/method")
+		req, _ := http.NewRequest("PURGE", "http://"+f.edgeA.spec.listen+"/p/method", nil)
+		req.Host = "example.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("PURGE: %d, want 200", resp.StatusCode)
+		}
+		if r := get(t, f.edgeB.spec.listen, "example.test", "/p/method"); !r.miss(f.edgeBN) || !r.miss(f.shieldName) {
+			t.Errorf("after PURGE: %v, want a miss at every tier", r.status)
+		}
+	})
+
+	t.Run("health and metrics", func(t *testing.T) {
+		resp, err := http.Get("http://" + f.edgeB.spec.admin + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "purge: bus connected, up to date") {
+			t.Errorf("/healthz: %d %q", resp.StatusCode, b)
+		}
+		resp, err = http.Get("http://" + f.edgeA.spec.admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, m := range []string{`popcache_purge_applied_total{kind="tag"}`, `popcache_purge_published_total{kind="url"}`,
+			"popcache_purge_objects_removed_total", "popcache_purge_apply_latency_seconds_bucket", "popcache_purge_consumer_lag",
+			"popcache_purge_bus_connected 1"} {
+			if !strings.Contains(string(b), m) {
+				t.Errorf("/metrics lacks %s", m)
+			}
 		}
 	})
 
