@@ -64,6 +64,7 @@ func (pb *purgeBench) lookupAll(now time.Time) (hits, stale, misses int) {
 //   - apply: one tag purge rule, what a purge request costs the node
 //     (O(1): no object is visited);
 //   - hit: a lookup with no purge newer than the object (the fast path);
+//   - filter-only-no-newer-rule: what the purge check adds to that hit;
 //   - hit-after-soft-purge: a lookup of an object the rule marks stale;
 //   - hit-after-unrelated-purges: 10,000 rules newer than the object, none
 //     of which match it;
@@ -93,6 +94,14 @@ func BenchmarkPurgeTag100k(b *testing.B) {
 			obj, out := pb.s.Lookup(pb.keys[i%n], r.Header, now)
 			pb.s.FilterPurged(pb.keys[i%n], obj, out, r, pb.recipe)
 			i++
+		}
+	})
+	b.Run("filter-only-no-newer-rule", func(b *testing.B) {
+		r := pb.reqs[0]
+		obj, out := pb.s.Lookup(pb.keys[0], r.Header, now)
+		b.ReportAllocs()
+		for b.Loop() {
+			pb.s.FilterPurged(pb.keys[0], obj, out, r, pb.recipe)
 		}
 	})
 	b.Run("hit-after-unrelated-purges", func(b *testing.B) {

@@ -55,7 +55,8 @@ type Purge struct {
 	// bytes per distinct URL, tag, host or prefix purged within it.
 	// Default 24h; at least 1m.
 	Retention Duration `toml:"retention"`
-	// MaxBodyBytes caps a POST /purge body; larger gets 413. Default 64KiB.
+	// MaxBodyBytes caps a POST /purge body; a larger one is refused (400)
+	// and nothing is published. Default 64KiB.
 	MaxBodyBytes Size `toml:"max_body_bytes"`
 	// Method configures PURGE requests on the client listeners.
 	Method PurgeMethod `toml:"method"`
