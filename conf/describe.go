@@ -45,6 +45,11 @@ func (c *Config) Describe(w io.Writer) error {
 	d.line("cache")
 	d.line("  memory %v, max object %v, fill timeout %v, hit-for-miss %v",
 		c.Cache.MemoryMaxBytes, c.Cache.MaxObjectBytes, c.Cache.FillTimeout, c.Cache.HitForMissTTL)
+	if dk := c.Cache.Disk; dk.Dir != "" {
+		d.line("  disk %s: %v, max object %v, chunks of %v, expiry every %v", dk.Dir, dk.MaxBytes, dk.MaxObjectBytes, dk.ChunkBytes, dk.ExpiryInterval)
+	} else {
+		d.line("  disk: off")
+	}
 
 	d.line("")
 	d.line("origins")
