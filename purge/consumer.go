@@ -109,11 +109,12 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("purge: create consumer %s: %w", s.nodeID, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(256))
+	it, err := cons.Messages(jetstream.PullMaxMessages(256), jetstream.PullExpiry(6*time.Second), jetstream.PullHeartbeat(2*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("purge: read consumer %s: %w", s.nodeID, err)
 	}
 	sess := &session{cons: cons, it: it, target: last}
+	s.attached.Store(true)
 	s.caughtUp.Store(s.applied.Load() >= last)
 	s.m.lag.Set(float64(last - min(last, s.applied.Load())))
 	return sess, nil

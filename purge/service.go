@@ -84,8 +84,9 @@ type Service struct {
 	sess    *session    // the attachment to the stream; owned by Start, then Run
 	shields shieldWatch // an edge's view of the shields' progress
 
-	serving  atomic.Bool // Start has returned: the node serves
-	caughtUp atomic.Bool
+	serving  atomic.Bool   // Start has returned: the node serves
+	attached atomic.Bool   // a session reads the stream
+	caughtUp atomic.Bool   // the backlog found at the last attach is applied
 	applied  atomic.Uint64 // last stream sequence applied
 	closed   atomic.Bool
 }
@@ -203,6 +204,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err != nil || !s.caughtUp.Load() {
 		s.sess.stop() // Run attaches afresh, from the journal's checkpoint
 		s.sess = nil
+		s.attached.Store(false)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -266,6 +268,8 @@ func (s *Service) Run(ctx context.Context) {
 		err := s.consume(ctx, s.sess, false)
 		s.sess.stop()
 		s.sess = nil
+		s.attached.Store(false)
+		s.caughtUp.Store(false)
 		if ctx.Err() != nil {
 			break
 		}
@@ -376,6 +380,9 @@ func (s *Service) Health() string {
 			since = "disconnected for " + time.Since(time.Unix(0, t)).Round(time.Second).String()
 		}
 		return fmt.Sprintf("purge: bus %s: purges are delayed (applied through seq %d)", since, seq)
+	}
+	if !s.attached.Load() {
+		return fmt.Sprintf("purge: bus connected but the stream is unreachable: purges are delayed (applied through seq %d)", seq)
 	}
 	if !s.caughtUp.Load() {
 		return fmt.Sprintf("purge: bus connected, catching up (applied through seq %d)", seq)

@@ -429,3 +429,45 @@ func TestShieldWatch(t *testing.T) {
 		t.Errorf("every live shield applied 5: wait should return true (the silent one is not waited for)")
 	}
 }
+
+// TestBusOutage: when the NATS server goes away, nodes keep judging
+// lookups and say so in Health; when it is back, they re-attach and apply
+// the purges issued meanwhile.
+func TestBusOutage(t *testing.T) {
+	busAt := deadAddr(t)
+	hubDir, nodeDir := t.TempDir(), t.TempDir()
+	hubCfg := func() *conf.Config {
+		c := nodeConfig(t, "hub", "edge", hubDir, "", "")
+		c.Purge.Bus.Listen = busAt
+		return c
+	}
+	hub := startNode(t, hubCfg())
+	node := startNode(t, nodeConfig(t, "node", "edge", nodeDir, "nats://"+busAt, ""))
+	fetched := time.Now()
+
+	hub.stop()
+	waitFor(t, "the node to see the bus gone", func() bool { return strings.Contains(node.svc.Health(), "delayed") })
+	if got := node.judge("http://example.com/a", fetched, "t1"); got != "hit" {
+		t.Errorf("during the outage, an object no purge matches: %s, want hit", got)
+	}
+
+	hub = startNode(t, hubCfg())
+	if code, st := hub.post(t, purgeToken, `{"tags": ["t1"]}`); code != http.StatusOK && code != http.StatusAccepted {
+		t.Fatalf("POST after the outage: %d %v", code, st)
+	}
+	waitFor(t, "the node to apply the purge issued after the outage", func() bool {
+		return node.judge("http://example.com/a", fetched, "t1") == "miss"
+	})
+	waitFor(t, "the node to report itself up to date", func() bool { return strings.Contains(node.svc.Health(), "up to date") })
+}
+
+// waitFor polls cond every 10ms for up to 20s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
