@@ -84,6 +84,8 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 			start = last + 1
 		}
 		s.state.Seq = start - 1
+		s.applied.Store(s.state.Seq)
+		s.m.appliedSeq.Set(float64(s.state.Seq))
 		if err := s.revalidateAllLocked(ctx, why); err != nil {
 			s.applyMu.Unlock()
 			return nil, err

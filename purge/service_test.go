@@ -471,3 +471,29 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// TestNewNodeJoinsAStreamWithHistory: a node without a journal joining a
+// stream that already holds purges starts at once (it has nothing those
+// purges could concern) and is up to date.
+func TestNewNodeJoinsAStreamWithHistory(t *testing.T) {
+	hub := startNode(t, nodeConfig(t, "hub", "edge", "", "", ""))
+	for range 3 {
+		if code, st := hub.post(t, purgeToken, `{"tags": ["old"]}`); code != http.StatusOK {
+			t.Fatalf("POST: %d %v", code, st)
+		}
+	}
+	start := time.Now()
+	late := startNode(t, nodeConfig(t, "new", "edge", t.TempDir(), hub.svc.BusURL(), ""))
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Start took %v: it waited for a backlog it does not need", d)
+	}
+	if h := late.svc.Health(); !strings.Contains(h, "up to date") || !strings.Contains(h, "seq 3") {
+		t.Errorf("Health() = %q, want up to date through seq 3", h)
+	}
+	if code, st := hub.post(t, purgeToken, `{"tags": ["new"]}`); code != http.StatusOK {
+		t.Fatalf("POST: %d %v", code, st)
+	}
+	if got := late.judge("http://example.com/a", start, "new"); got != "miss" {
+		t.Errorf("a purge issued after it joined: %s, want miss", got)
+	}
+}
