@@ -273,3 +273,41 @@ func BenchmarkHitTier(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHitTierHandler is BenchmarkHitTier through ServeHTTP without
+// sockets: the pipeline's own cost of a memory hit and of a hit whose
+// body is read (copied and checksummed) from disk.
+func BenchmarkHitTierHandler(b *testing.B) {
+	for _, size := range []int{1 << 10, 100 << 10} {
+		name := strconv.Itoa(size>>10) + "KiB"
+		run := func(b *testing.B, sizes tierSizes) {
+			clk := newClock()
+			var fetches counter
+			n := startDiskNode(b, sizedOrigin(b, clk, &fetches), b.TempDir(), sizes, clk)
+			path := "/" + strconv.Itoa(size)
+			if _, _, err := fetchChecked(b, n.url+path); err != nil { // fill
+				b.Fatal(err)
+			}
+			req, _ := http.NewRequest(http.MethodGet, path, nil)
+			req.Host = "cdn.test"
+			req.RequestURI = path
+			req.RemoteAddr = "127.0.0.1:5555"
+			w := &discardWriter{h: make(http.Header, 16)}
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				n.srv.ServeHTTP(w, req)
+			}
+			if !strings.Contains(w.h.Get("Cache-Status"), "hit") || fetches.get(path) != 1 {
+				b.Fatalf("not a hit: %q", w.h.Get("Cache-Status"))
+			}
+		}
+		b.Run("memory/"+name, func(b *testing.B) { run(b, smallTiers) })
+		b.Run("disk/"+name, func(b *testing.B) {
+			disk := smallTiers
+			disk.memObject = "512B"
+			run(b, disk)
+		})
+	}
+}
