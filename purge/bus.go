@@ -33,6 +33,7 @@ type bus struct {
 
 	connected atomic.Bool
 	downSince atomic.Int64 // Unix nanoseconds the connection was lost; 0 while connected
+	closing   atomic.Bool  // close has begun: losing the connection is expected
 }
 
 // open starts the embedded server (unless cfg has URLs) and connects.
@@ -150,13 +151,17 @@ func (b *bus) clientURL() string {
 
 func (b *bus) up(nc *nats.Conn) {
 	if !b.connected.Swap(true) {
-		b.log.Info("purge bus connected", "server", nc.ConnectedUrlRedacted())
+		server := nc.ConnectedUrlRedacted()
+		if b.ns != nil {
+			server = "embedded " + b.ns.ClientURL()
+		}
+		b.log.Info("purge bus connected", "server", server)
 	}
 	b.downSince.Store(0)
 }
 
 func (b *bus) down(err error) {
-	if b.connected.Swap(false) {
+	if b.connected.Swap(false) && !b.closing.Load() {
 		b.downSince.Store(time.Now().UnixNano())
 		b.log.Warn("purge bus disconnected: purges are delayed, serving goes on", "err", err)
 	}
@@ -208,6 +213,7 @@ func (b *bus) publish(ctx context.Context, m *message) (uint64, error) {
 
 // close drains the connection and stops the embedded server.
 func (b *bus) close() {
+	b.closing.Store(true)
 	if b.nc != nil {
 		b.nc.Close()
 	}

@@ -30,6 +30,9 @@ func (ss *session) stop() {
 	}
 }
 
+// whyNoHistory is why a node that never read the stream revalidates.
+const whyNoHistory = "no purge history"
+
 // streamIdentity names a stream incarnation: the same name recreated
 // restarts its sequences, which must not be mistaken for old ones.
 func streamIdentity(info *jetstream.StreamInfo) string {
@@ -70,7 +73,7 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 	// Valid when the purges after the checkpoint are all still there.
 	valid := s.state.Stream == id && (s.state.Seq >= last || start >= first)
 	if !valid {
-		why := "no purge history"
+		why := whyNoHistory
 		switch {
 		case s.state.Stream != "" && s.state.Stream != id:
 			why = "the purge stream was recreated"

@@ -343,7 +343,11 @@ func (s *Service) revalidateAll(ctx context.Context, why string) error {
 
 func (s *Service) revalidateAllLocked(ctx context.Context, why string) error {
 	s.m.revalidate.Inc()
-	s.log.Warn("purge: revalidating everything stored before now", "why", why)
+	if why == whyNoHistory {
+		s.log.Info("purge: no purge history: revalidating anything stored before now", "node", s.nodeID)
+	} else {
+		s.log.Warn("purge: revalidating everything stored before now", "why", why)
+	}
 	r := []cache.PurgeRule{{Kind: cache.PurgeAll, Mode: cache.PurgeRevalidate, At: s.now()}}
 	if err := s.cache.Purge(ctx, r); err != nil {
 		return err
