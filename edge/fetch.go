@@ -39,6 +39,7 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 		return nil, &upstreamError{err: err}
 	}
 	removeHopHeaders(resp.Header)
+	removeUpstreamOnly(resp.Header)
 	if h := s.hooks.UpstreamResponse; h != nil {
 		if err := h(rq, resp); err != nil {
 			resp.Body.Close()

@@ -36,3 +36,15 @@ func removeHopHeaders(h http.Header) {
 		delete(h, name)
 	}
 }
+
+// upstreamOnly are response fields that describe the upstream server, not
+// this node, and are never passed on to clients: an origin's Alt-Svc would
+// send clients away from the node (ours is set by the listener front).
+var upstreamOnly = [...]string{"Alt-Svc"}
+
+// removeUpstreamOnly deletes upstreamOnly fields from a response header.
+func removeUpstreamOnly(h http.Header) {
+	for _, name := range upstreamOnly {
+		delete(h, name)
+	}
+}

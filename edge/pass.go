@@ -48,6 +48,7 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 	}
 	defer resp.Body.Close()
 	removeHopHeaders(resp.Header)
+	removeUpstreamOnly(resp.Header)
 	if h := s.hooks.UpstreamResponse; h != nil {
 		if err := h(rq, resp); err != nil {
 			s.fail(w, rq, err)

@@ -319,6 +319,18 @@ func TestRFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "an origin's Alt-Svc never reaches clients",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				w.Header().Set("Alt-Svc", `h3="elsewhere.example:443"`)
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1, wantHeader: map[string]string{"Alt-Svc": ""}},
+				{wantCS: []string{"hit"}, wantFetches: 1, wantHeader: map[string]string{"Alt-Svc": ""}},
+			},
+		},
+		{
 			name: "only-if-cached on a miss is a 504",
 			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
 				w.Header().Set("Cache-Control", "max-age=100")
