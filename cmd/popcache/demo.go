@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/popcache/popcache/conf"
 )
 
 // demoPath is one path of the sample origin.
@@ -52,6 +57,11 @@ func (d *demoOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Demo-Fetch", strconv.FormatInt(n, 10))
 	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	h.Set("Content-Type", "text/plain; charset=utf-8")
+	// Tags for purge by tag: every path has "demo", assets also "static".
+	h.Set("Surrogate-Key", "demo")
+	if strings.HasPrefix(r.URL.Path, "/static/") {
+		h.Set("Surrogate-Key", "demo static")
+	}
 	body := fmt.Sprintf("popcache demo origin: %s (origin fetch #%d at %s)\n", r.URL.Path, n, time.Now().Format(time.RFC3339Nano))
 	switch r.URL.Path {
 	case "/":
@@ -120,4 +130,30 @@ func (d *demoOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write([]byte(body))
+}
+
+// addDemoToken gives the demo PoP a purge token made at start, so a
+// newcomer can try the purge API without writing a file. It returns the
+// token, or "" when the config already has tokens or is not the demo.
+func addDemoToken(cfg *conf.Config) string {
+	if !cfg.Demo.Enabled || len(cfg.Admin.Credentials) > 0 || cfg.Admin.Disabled {
+		return ""
+	}
+	b := make([]byte, 18)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	cfg.Admin.Credentials = append(cfg.Admin.Credentials, conf.AdminToken{Name: "demo", Token: tok, Scopes: []string{"purge", "admin"}})
+	return tok
+}
+
+// purgeBanner prints how to purge from the demo PoP.
+func purgeBanner(w io.Writer, cfg *conf.Config, token string) {
+	if token == "" {
+		return
+	}
+	fmt.Fprintf(w, `
+  Purge (token made at start for this run):
+  popcache purge --admin http://%[1]s --token %[2]s --url http://%[3]s/static/app.js
+  curl -s -H 'Authorization: Bearer %[2]s' -H 'Content-Type: application/json' -d '{"tags":["demo"],"soft":true}' http://%[1]s/purge
+`, cfg.Admin.Listen, token, cfg.Server.Listen[0])
 }

@@ -105,9 +105,10 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "popcache: config error:\n%v\n", err)
 		return 1
 	}
+	demoToken := addDemoToken(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runNode(ctx, cfg, stdout, stderr); err != nil && !errors.Is(err, context.Canceled) {
+	if err := runNode(ctx, cfg, stdout, stderr, demoToken); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "popcache: %v\n", err)
 		return 1
 	}

@@ -23,7 +23,7 @@ import (
 // runNode wires one node from a validated config and serves until ctx is
 // done. Every listener is opened before anything is served, so a bad
 // address fails the start with nothing half-running.
-func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) error {
+func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, demoToken string) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -106,7 +106,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer) er
 	logger.Info("popcache serving", "version", version, "config", cfg.Source, "role", cfg.Role,
 		"listen", cfg.Server.Listen, "tls", cfg.TLS.Listen, "http3", len(lns.QUIC) > 0, "admin", cfg.Admin.Listen)
 	if cfg.Demo.Enabled {
-		banner(stdout, cfg, len(lns.QUIC) > 0)
+		banner(stdout, cfg, len(lns.QUIC) > 0, demoToken)
 		shieldBanner(stdout, cfg)
 	}
 	err = srv.ServeListeners(ctx, lns)
@@ -144,7 +144,7 @@ func closeAll(lns ...net.Listener) {
 }
 
 // banner prints how to try the demo PoP.
-func banner(w io.Writer, cfg *conf.Config, h3 bool) {
+func banner(w io.Writer, cfg *conf.Config, h3 bool, token string) {
 	edgeAddr := cfg.Server.Listen[0]
 	fmt.Fprintf(w, `
 popcache demo PoP is up: edge http://%[1]s  ·  sample origin http://%[2]s  ·  admin http://%[3]s
@@ -158,6 +158,7 @@ popcache demo PoP is up: edge http://%[1]s  ·  sample origin http://%[2]s  ·  
 	if len(cfg.TLS.Listen) > 0 {
 		tlsBanner(w, cfg.TLS.Listen[0], h3, curlHasHTTP3())
 	}
+	purgeBanner(w, cfg, token)
 	fmt.Fprint(w, "\nPaths: ")
 	for i, p := range demoPaths {
 		if i > 0 {

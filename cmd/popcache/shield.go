@@ -78,7 +78,7 @@ func (t *shieldTier) start(ctx context.Context, wg *sync.WaitGroup, stderr io.Wr
 		return
 	}
 	wg.Go(func() {
-		if err := runNode(ctx, t.demo, io.Discard, stderr); err != nil && !errors.Is(err, context.Canceled) {
+		if err := runNode(ctx, t.demo, io.Discard, stderr, ""); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("demo shield stopped; the edge now sends its misses to the origin directly", "err", err)
 		}
 	})
