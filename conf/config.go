@@ -38,8 +38,10 @@ type Config struct {
 	Shield Shield `toml:"shield"`
 	// Origins are the upstream pools; at least one.
 	Origins []Origin `toml:"origins"`
-	// Routes are tried in order: the first route whose hosts and paths both
-	// match a request wins. At least one.
+	// Routes map requests to origins. The most specific match wins: host
+	// first (exact, then the longest wildcard, then "*"), then path (the
+	// longest literal part, prefix before glob), then config order; the
+	// routing package doc has the full order. At least one.
 	Routes []Route `toml:"routes"`
 
 	// Purge configures the purge API, object tags and the purge bus.
@@ -157,10 +159,13 @@ type Cache struct {
 type Policy struct {
 	// Enabled turns caching on for the route. Default true.
 	Enabled *bool `toml:"enabled"`
-	// DefaultTTL is the freshness lifetime given to a cacheable response
-	// that carries no explicit freshness (no max-age, s-maxage or Expires)
-	// and no Last-Modified for a heuristic. Default 0: such responses are
-	// stored only to be revalidated (as RFC 9111 allows), never served fresh.
+	// DefaultTTL is the freshness lifetime given to a response of a
+	// heuristically cacheable status (200, 203, 204, 300, 301, 308, 404,
+	// 405, 410, 414, 501) that carries no explicit freshness (no max-age,
+	// s-maxage or Expires), like Varnish's default_ttl or nginx's
+	// proxy_cache_valid; when set it takes precedence over the
+	// Last-Modified heuristic. Default 0: the heuristic applies, and
+	// responses with neither are stored only to be revalidated.
 	DefaultTTL *Duration `toml:"default_ttl"`
 	// HeuristicFraction is the share of (Date - Last-Modified) used as a
 	// heuristic lifetime (RFC 9111 §4.2.2). Default 0.1.

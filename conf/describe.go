@@ -9,9 +9,9 @@ import (
 )
 
 // Describe writes c, with every default applied, for people: listeners,
-// origins with their servers, balancing and health checks, and routes in
-// match order with their hosts, paths, origin, effective cache policy and
-// cache key recipe. It is what `popcache check` prints. c must be valid
+// origins with their servers, balancing and health checks, the shield
+// tier, purging, and routes with their hosts, paths, origin, effective
+// cache policy and cache key recipe. It is what `popcache check` prints. c must be valid
 // (as returned by Load, Parse, Default or QuickStart). It returns the first
 // write error.
 func (c *Config) Describe(w io.Writer) error {
@@ -27,6 +27,16 @@ func (c *Config) Describe(w io.Writer) error {
 		d.line("  admin   disabled")
 	} else {
 		d.line("  admin   %s (/metrics, /healthz)", c.Admin.Listen)
+	}
+	for _, a := range c.TLS.Listen {
+		h3 := "HTTP/3 on udp " + a
+		if c.TLS.HTTP3.Disabled {
+			h3 = "no HTTP/3"
+		}
+		d.line("  tls     %s (HTTP/1.1 and h2 over TLS %s+, %s; %d certificate(s))", a, c.TLS.MinVersion, h3, len(c.TLS.Certs))
+	}
+	if c.Server.ProxyProtocol || c.TLS.ProxyProtocol {
+		d.line("  PROXY protocol required on: client %v, tls %v", c.Server.ProxyProtocol, c.TLS.ProxyProtocol)
 	}
 	if c.Demo.Enabled {
 		d.line("  demo    %s (built-in sample origin)", c.Demo.Listen)
@@ -57,8 +67,33 @@ func (c *Config) Describe(w io.Writer) error {
 		d.origin(&o)
 	}
 
+	if c.Shield.HasTier() {
+		d.line("")
+		d.line("shield tier (rendezvous hashing of the cache key; failover %s)", c.Shield.Failover)
+		for _, u := range c.Shield.Servers {
+			d.line("    %s (weight %d)", u.URL, u.Weight)
+		}
+		d.line("    timeouts connect %v, headers %v; retry buffer %v", c.Shield.ConnectTimeout, c.Shield.HeaderTimeout, c.Shield.RetryBuffer)
+	}
+
 	d.line("")
-	d.line("routes (in match order)")
+	if c.Purge.Disabled {
+		d.line("purge: disabled")
+	} else {
+		bus := "embedded NATS JetStream on " + c.Purge.Bus.Listen
+		if len(c.Purge.Bus.URLs) > 0 {
+			bus = "NATS " + strings.Join(c.Purge.Bus.URLs, ", ")
+		}
+		node := c.Purge.NodeID
+		if node == "" {
+			node = "<from the host name>"
+		}
+		d.line("purge: node %s, %s, journal %q, %d admin token(s), tags from %s",
+			node, bus, c.Purge.JournalDir, len(c.Admin.Credentials), strings.Join(c.Purge.TagHeaders, ", "))
+	}
+
+	d.line("")
+	d.line("routes (matched most specific host first, then most specific path; see package routing)")
 	for i, r := range c.Routes {
 		d.route(i, &r)
 	}
