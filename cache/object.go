@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,8 +27,23 @@ type Object struct {
 	// Body is the complete body when InMemory is true; nil otherwise.
 	Body []byte
 
+	// Memo lets the server keep header lines it derives from the object
+	// for one whole second of its Age, so that hits in that second
+	// allocate none. The cache never reads it.
+	Memo atomic.Pointer[ServeMemo]
+
 	src bodySource // nil when Body is the whole body
 	loc *diskLoc   // where the body is on disk, if it is
+}
+
+// ServeMemo is what a server derived from an Object for the hits of one
+// second of its age. Its slices are shared by those hits and never
+// modified.
+type ServeMemo struct {
+	// AgeSeconds is the Age, in whole seconds, the lines are for.
+	AgeSeconds int64
+	// Age and CacheStatus are the header lines of a plain hit.
+	Age, CacheStatus []string
 }
 
 // bodySource is a body that is not (wholly) in memory.

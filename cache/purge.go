@@ -206,12 +206,11 @@ func (s *Store) FilterPurged(key string, obj *Object, outcome Outcome, r *http.R
 // its stale-while-revalidate and stale-if-error windows start then, or,
 // for PurgeRevalidate, are gone. The body is shared.
 func staleSince(obj *Object, at time.Time, mode PurgeMode) *Object {
-	cp := *obj
-	m := &cp.Meta
+	m := obj.Meta
 	m.Lifetime = min(m.Lifetime, m.Age(at))
 	if mode == PurgeRevalidate {
 		m.MustRevalidate = true
 		m.StaleWhileRevalidate, m.StaleIfError = 0, 0
 	}
-	return &cp
+	return obj.WithMeta(m)
 }

@@ -116,6 +116,10 @@ type Admin struct {
 	Listen string `toml:"listen"`
 	// Disabled turns the admin listener off. Default false.
 	Disabled bool `toml:"disabled"`
+	// Pprof serves Go's profiles under /debug/pprof/ on the admin
+	// listener, for profiling a node under load. Default false: profiles
+	// reveal internals, and a CPU profile costs while it runs.
+	Pprof bool `toml:"pprof"`
 	// Tokens are the bearer tokens of the admin API's /purge endpoints
 	// (see [AdminToken]). Default none: /purge refuses every request.
 	Tokens []AdminToken `toml:"tokens"`

@@ -64,3 +64,9 @@ func (c *cacheStatus) appendTo(dst []byte, name string) []byte {
 func (c *cacheStatus) setTTL(d time.Duration) {
 	c.ttl, c.hasTTL = d, true
 }
+
+// isPlainHit reports whether c is a fresh hit and nothing more: the form
+// whose line depends only on the object and its age (see hitMemo).
+func (c *cacheStatus) isPlainHit() bool {
+	return c.hit && c.fwd == fwdNone && !c.stored && !c.collapsed && c.detail == "" && c.fwdStatus == 0
+}

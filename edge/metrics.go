@@ -1,7 +1,9 @@
 package edge
 
 import (
+	"maps"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,6 +20,11 @@ type metrics struct {
 	fills         *prometheus.CounterVec
 	invalidations prometheus.Counter
 	inflight      prometheus.Gauge
+
+	// hits200 maps a route name to its requests_total{code="200",
+	// cache="hit"} counter, so the commonest request skips the label
+	// hashing of WithLabelValues. Copied on write: a route is added once.
+	hits200 atomic.Pointer[map[string]prometheus.Counter]
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -69,8 +76,30 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // observe counts one finished client request.
 func (m *metrics) observe(route string, code int, result string, bodyBytes int64) {
-	m.requests.WithLabelValues(route, codeLabel(code), result).Inc()
+	if code == 200 && result == "hit" {
+		m.hit200(route).Inc()
+	} else {
+		m.requests.WithLabelValues(route, codeLabel(code), result).Inc()
+	}
 	m.bytesOut.Add(float64(bodyBytes))
+}
+
+// hit200 returns the 200-hit counter of a route.
+func (m *metrics) hit200(route string) prometheus.Counter {
+	cur := m.hits200.Load()
+	if cur != nil {
+		if c, ok := (*cur)[route]; ok {
+			return c
+		}
+	}
+	c := m.requests.WithLabelValues(route, "200", "hit")
+	next := make(map[string]prometheus.Counter, 1)
+	if cur != nil {
+		maps.Copy(next, *cur)
+	}
+	next[route] = c
+	m.hits200.CompareAndSwap(cur, &next) // a lost race only costs a retry next time
+	return c
 }
 
 // codeLabel formats a status code without allocating for common codes.

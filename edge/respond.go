@@ -22,8 +22,13 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	for k, v := range obj.Meta.Header {
 		h[k] = v
 	}
-	h["Age"] = []string{obj.Meta.AgeHeader(now)}
-	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
+	if rq.status.isPlainHit() {
+		m := s.hitMemo(rq, obj, now)
+		h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
+	} else {
+		h["Age"] = []string{obj.Meta.AgeHeader(now)}
+		s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
+	}
 	code := obj.Meta.Status
 	off, n := int64(0), int64(-1)
 	if code == http.StatusOK {
@@ -97,6 +102,20 @@ func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
 	}
 	b = rq.status.appendTo(b, s.cfg.Server.Name)
 	h["Cache-Status"] = []string{string(b)}
+}
+
+// hitMemo returns the Age and Cache-Status lines of a plain hit on obj,
+// made once per second of its age and shared by that second's hits.
+func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time) *cache.ServeMemo {
+	age := obj.Meta.Age(now) / time.Second
+	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) {
+		return m
+	}
+	h := make(http.Header, 1)
+	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
+	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
+	obj.Memo.Store(m)
+	return m
 }
 
 // writePrivate streams an unshared upstream response to the client.

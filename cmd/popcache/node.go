@@ -90,7 +90,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, de
 		servers = append(servers, serveAux(&wg, demoLn, newDemoOrigin(), logger))
 	}
 	if adminLn != nil {
-		servers = append(servers, serveAux(&wg, adminLn, pg.admin(edge.AdminHandler(reg, nil)), logger))
+		servers = append(servers, serveAux(&wg, adminLn, pg.admin(edge.AdminHandler(reg, nil, cfg.Admin.Pprof)), logger))
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); table.Run(ctx) }()
