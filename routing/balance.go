@@ -127,39 +127,16 @@ func (b *leastConn) pick(servers []*server, f filter, _ string) *server {
 type rendezvous struct{}
 
 func (rendezvous) pick(servers []*server, f filter, hashKey string) *server {
-	k := hashString(hashKey)
+	k := HashKey(hashKey)
 	var best *server
 	bestScore := math.Inf(-1)
 	for _, s := range servers {
 		if !f.allows(s) {
 			continue
 		}
-		// u is uniform in (0,1); -w/ln(u) is the weighted HRW score.
-		u := (float64(mix64(k^s.seed)>>11) + 0.5) / (1 << 53)
-		if score := -float64(s.weight) / math.Log(u); score > bestScore {
+		if score := RendezvousScore(k, s.seed, float64(s.weight)); score > bestScore {
 			best, bestScore = s, score
 		}
 	}
 	return best
-}
-
-// hashString is 64-bit FNV-1a, spread by mix64.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return mix64(h)
-}
-
-// mix64 is the splitmix64 finalizer: it makes every input bit affect every
-// output bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

@@ -44,7 +44,7 @@ func newServer(index int, u *url.URL, weight int) *server {
 		label:  u.Scheme + "://" + u.Host,
 		weight: max(weight, 1),
 	}
-	s.seed = hashString(s.label)
+	s.seed = HashKey(s.label)
 	s.up.Store(true)
 	return s
 }

@@ -1,10 +1,11 @@
 package shield
 
 import (
-	"math"
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/popcache/popcache/routing"
 )
 
 // peer is one shield node and its health state.
@@ -35,7 +36,7 @@ func newPeer(u *url.URL, weight int, maxFails int, openFor time.Duration) *peer 
 		br:     breaker{maxFails: maxFails, openFor: openFor},
 		m:      &peerMetrics{},
 	}
-	p.seed = hashString(p.label)
+	p.seed = routing.HashKey(p.label)
 	p.up.Store(true)
 	return p
 }
@@ -61,7 +62,7 @@ const maxStackPeers = 8
 // one, and removing a peer moves only the keys whose home it was. dst is
 // reused when large enough.
 func rank(peers []*peer, key string, dst []*peer) []*peer {
-	k := hashString(key)
+	k := routing.HashKey(key)
 	var stack [maxStackPeers]float64
 	scores := stack[:0]
 	if len(peers) > maxStackPeers {
@@ -69,8 +70,7 @@ func rank(peers []*peer, key string, dst []*peer) []*peer {
 	}
 	dst = dst[:0]
 	for _, p := range peers {
-		u := (float64(mix64(k^p.seed)>>11) + 0.5) / (1 << 53)
-		score := -p.weight / math.Log(u)
+		score := routing.RendezvousScore(k, p.seed, p.weight)
 		// Insertion sort: pools are small. Ties (equal scores) keep config
 		// order, which every edge shares.
 		i := len(dst)
@@ -83,25 +83,4 @@ func rank(peers []*peer, key string, dst []*peer) []*peer {
 		dst[i], scores[i] = p, score
 	}
 	return dst
-}
-
-// hashString is 64-bit FNV-1a, spread by mix64.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return mix64(h)
-}
-
-// mix64 is the splitmix64 finalizer: every input bit affects every output
-// bit.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }
