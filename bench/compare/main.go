@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	cryptotls "crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -112,7 +113,12 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 	if err := os.Chmod(o.tmp, 0o755); err != nil {
 		return fmt.Errorf("compare: temp dir: %w", err)
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: warmWorkers * 2, DisableCompression: true}
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: warmWorkers * 2,
+		DisableCompression:  true,
+		// Loopback servers with the self-signed certificate made for this run.
+		TLSClientConfig: &cryptotls.Config{InsecureSkipVerify: true},
+	}
 	defer tr.CloseIdleConnections()
 	r := &runner{
 		opts:      o,
@@ -165,7 +171,7 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 			continue
 		}
 		lg.Printf("warming %s with %d objects", s.name, len(paths))
-		misses, err := r.warm(ctx, s, paths)
+		misses, err := r.warm(ctx, s, paths, tlsPaths(scs))
 		if err != nil {
 			return fmt.Errorf("compare: warm %s: %w", s.name, err)
 		}
@@ -176,8 +182,10 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 			r.checkHitHeader(ctx, s)
 		}
 	}
-	if err := r.rounds(ctx, servers, scs); err != nil {
-		return err
+	// An interrupted run (signal, deadline) still reports what it measured.
+	runErr := r.rounds(ctx, servers, scs)
+	if runErr != nil {
+		r.res.note("INTERRUPTED, table incomplete: %v (at %v)", runErr, time.Since(start).Round(time.Second))
 	}
 	r.recordRSS(servers)
 
@@ -193,9 +201,11 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 	}
 	lg.Printf("done in %v", time.Since(start).Round(time.Second))
 	if o.out != "" {
-		return r.writeResults(names, table, time.Since(start))
+		if err := r.writeResults(names, table, time.Since(start)); err != nil {
+			return err
+		}
 	}
-	return nil
+	return runErr
 }
 
 // makeCert generates the self-signed certificate the TLS listeners use.
@@ -263,7 +273,7 @@ func (r *runner) rounds(ctx context.Context, servers []*server, scs []scenario) 
 			order := rotate(servers, round+i)
 			for _, s := range order {
 				if err := ctx.Err(); err != nil {
-					return fmt.Errorf("compare: stopped: %w", context.Cause(ctx))
+					return fmt.Errorf("compare: stopped: %w (a signal or -deadline)", context.Cause(ctx))
 				}
 				if err := r.measure(ctx, round, sc, s); err != nil {
 					return err

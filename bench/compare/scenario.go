@@ -54,6 +54,17 @@ func scenarios(quick bool) []scenario {
 	return q
 }
 
+// tlsPaths lists the objects the TLS scenarios read.
+func tlsPaths(scs []scenario) []string {
+	var t []scenario
+	for _, sc := range scs {
+		if sc.proto == tls {
+			t = append(t, sc)
+		}
+	}
+	return warmPaths(t)
+}
+
 // warmPaths lists every object the scenarios read, for warming the caches
 // and for generating the static ceiling's files.
 func warmPaths(scs []scenario) []string {

@@ -114,17 +114,27 @@ func (r *runner) writeStatic(ctx context.Context, paths []string) error {
 	})
 }
 
-// warm reads every path through s twice and returns how many origin
-// fetches the second pass caused: 0 means s now serves all of them as hits.
-func (r *runner) warm(ctx context.Context, s *server, paths []string) (int64, error) {
-	base := fmt.Sprintf("http://127.0.0.1:%d", s.ports.H1)
-	if err := r.fetchAll(ctx, base, paths, nil); err != nil {
+// warm reads every path through s twice, over HTTP/1.1 and, for the paths
+// of TLS scenarios, also over TLS (a cache may key https apart from http, or
+// include the Host port), and returns how many origin fetches the second
+// pass caused: 0 means s now serves all of them as hits.
+func (r *runner) warm(ctx context.Context, s *server, paths, tlsPaths []string) (int64, error) {
+	pass := func() error {
+		if err := r.fetchAll(ctx, fmt.Sprintf("http://127.0.0.1:%d", s.ports.H1), paths, nil); err != nil {
+			return err
+		}
+		if port, why := s.port(tls); why == "" && len(tlsPaths) > 0 {
+			return r.fetchAll(ctx, fmt.Sprintf("https://127.0.0.1:%d", port), tlsPaths, nil)
+		}
+		return nil
+	}
+	if err := pass(); err != nil {
 		return 0, err
 	}
 	if err := r.resetOrigin(ctx); err != nil {
 		return 0, err
 	}
-	if err := r.fetchAll(ctx, base, paths, nil); err != nil {
+	if err := pass(); err != nil {
 		return 0, err
 	}
 	return r.originTotal(ctx)
