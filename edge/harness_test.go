@@ -152,7 +152,7 @@ func (n *node) raw(req string) string {
 
 // testClient never follows redirects and keeps no cookies.
 var testClient = &http.Client{
-	Timeout:       10 * time.Second,
+	Timeout:       30 * time.Second, // generous: 500 clients under -race on 2 loaded cores
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Transport:     &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
 }
