@@ -2,9 +2,11 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +85,14 @@ servers = [{ url = %q }]
 		t.Fatal(err)
 	}
 	clk := newClock()
-	srv, err := New(cfg, table, store, Options{Registerer: reg, Now: clk.Now})
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("edge log:\n%s", logs.String())
+		}
+	})
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := New(cfg, table, store, Options{Registerer: reg, Now: clk.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +157,28 @@ func (n *node) raw(req string) string {
 	}
 	b, _ := io.ReadAll(bufio.NewReader(c))
 	return string(b)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers, keeping the
+// first 64 KiB written: an edge's log, shown when a test fails.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.b.Len() < 64<<10 {
+		b.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // testClient never follows redirects and keeps no cookies.
