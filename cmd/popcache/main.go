@@ -106,6 +106,11 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	demoToken := addDemoToken(cfg)
+	caps := []conf.Size{cfg.Cache.MemoryMaxBytes}
+	if cfg.Demo.Enabled && cfg.Demo.ShieldListen != "" && cfg.Shield.HasTier() {
+		caps = append(caps, cfg.Cache.MemoryMaxBytes) // the demo shield's memory tier
+	}
+	setMemoryLimit(caps...)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := runNode(ctx, cfg, stdout, stderr, demoToken); err != nil && !errors.Is(err, context.Canceled) {
