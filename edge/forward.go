@@ -18,10 +18,17 @@ var fillStripped = [...]string{
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
-// untrustedStripped are request fields that some origins use to pick the
-// URL they serve; from an untrusted peer they would let a client poison the
-// cache under another URL's key.
-var untrustedStripped = [...]string{"X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Server"}
+// untrustedStripped are request fields that origins and frameworks use to
+// pick the URL, scheme, host or port they serve or redirect to. They are
+// not part of the cache key, so from an untrusted peer they would let a
+// client poison the cache for everyone under the URL's key (the classic
+// unkeyed-header attacks). The node sets X-Forwarded-Proto and
+// X-Forwarded-Host itself.
+var untrustedStripped = [...]string{
+	"X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Server",
+	"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl",
+	"X-Url-Scheme", "X-Host", "X-Http-Host-Override", "Front-End-Https",
+}
 
 // outbound builds the upstream request for in: a copy with hop-by-hop
 // fields removed and Via and the forwarding fields set. With fill true it
@@ -57,12 +64,18 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 		}
 		out.Header["X-Forwarded-For"] = []string{ip}
 	}
-	proto := "http"
-	if in.TLS != nil {
-		proto = "https"
+	// A trusted proxy in front (an edge, before a shield) knows the
+	// client's scheme and host better than we do: keep what it says.
+	if !trusted || len(out.Header["X-Forwarded-Proto"]) == 0 {
+		proto := "http"
+		if in.TLS != nil {
+			proto = "https"
+		}
+		out.Header["X-Forwarded-Proto"] = []string{proto}
 	}
-	out.Header["X-Forwarded-Proto"] = []string{proto}
-	out.Header["X-Forwarded-Host"] = []string{in.Host}
+	if !trusted || len(out.Header["X-Forwarded-Host"]) == 0 {
+		out.Header["X-Forwarded-Host"] = []string{in.Host}
+	}
 	out.Header["Via"] = appendVia(out.Header["Via"], protoVersion(in)+" "+s.cfg.Server.Name)
 	out.Header["Cdn-Loop"] = s.appendCDNLoop(out.Header["Cdn-Loop"])
 	return out

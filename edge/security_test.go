@@ -183,3 +183,57 @@ origin = "slow"
 		t.Errorf("status %d, want 504", resp.StatusCode)
 	}
 }
+
+// TestUnkeyedHeadersDoNotReachOrigin checks that request fields origins
+// use to build URLs, which are not in the cache key, never reach the
+// origin from an untrusted client, and that the node's own forwarding
+// fields replace the client's.
+func TestUnkeyedHeadersDoNotReachOrigin(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		w.Header().Set("Cache-Control", "max-age=60")
+	}), "")
+	n.get("/page",
+		"X-Forwarded-Host", "evil.example",
+		"X-Forwarded-Proto", "javascript",
+		"X-Forwarded-For", "6.6.6.6",
+		"X-Forwarded-Scheme", "nothttps",
+		"X-Forwarded-Port", "1337",
+		"X-Original-URL", "/admin",
+		"X-Rewrite-URL", "/admin",
+		"X-Host", "evil.example",
+		"X-HTTP-Method-Override", "DELETE",
+		"Forwarded", "host=evil.example",
+	)
+	h := <-seen
+	for _, f := range []string{"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Original-Url", "X-Rewrite-Url", "X-Host", "X-Http-Method-Override", "Forwarded"} {
+		if v := h.Get(f); v != "" {
+			t.Errorf("%s reached the origin: %q", f, v)
+		}
+	}
+	host := strings.TrimPrefix(n.url, "http://")
+	want := map[string]string{"X-Forwarded-Host": host, "X-Forwarded-Proto": "http", "X-Forwarded-For": "127.0.0.1"}
+	for f, v := range want {
+		if got := h.Get(f); got != v {
+			t.Errorf("%s = %q, want %q", f, got, v)
+		}
+	}
+}
+
+// TestTrustedProxyForwardingFields checks that a trusted peer's
+// X-Forwarded-Proto, -Host and -For are kept (and -For appended to).
+func TestTrustedProxyForwardingFields(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+	}), "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n")
+	n.get("/p", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "www.example.com", "X-Forwarded-For", "203.0.113.9")
+	h := <-seen
+	want := map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "www.example.com", "X-Forwarded-For": "203.0.113.9, 127.0.0.1"}
+	for f, v := range want {
+		if got := h.Get(f); got != v {
+			t.Errorf("%s = %q, want %q", f, got, v)
+		}
+	}
+}
