@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,11 @@ const wrkOut = `Running 2s test @ http://127.0.0.1:18083/obj/1k/1
   Thread Stats   Avg      Stdev     Max   +/- Stdev
     Latency     1.10ms    2.05ms  30.21ms   93.12%
     Req/Sec    41.99k     3.02k   49.76k    76.19%
+  Latency Distribution
+     50%  635.00us
+     75%  812.00us
+     90%    1.20ms
+     99%    9.87ms
   175398 requests in 2.10s, 222.31MB read
   Socket errors: connect 0, read 2, write 0, timeout 3
   Non-2xx or 3xx responses: 7
@@ -33,9 +39,11 @@ func TestParse(t *testing.T) {
 		out        string
 		wantRPS    float64
 		wantErrors int64
+		wantP99    float64 // 0: no p99 expected
 		wantErr    bool
 	}{
-		{name: "wrk", parse: parseWrk, out: wrkOut, wantRPS: 83501.54, wantErrors: 12},
+		{name: "wrk", parse: parseWrk, out: wrkOut, wantRPS: 83501.54, wantErrors: 12, wantP99: 9.87},
+		{name: "wrk bad p99", parse: parseWrk, out: "     99%    1.2.3ms\nRequests/sec:  10.5\n", wantErr: true},
 		{name: "wrk clean", parse: parseWrk, out: "Requests/sec:  10.5\n", wantRPS: 10.5},
 		{name: "wrk garbage", parse: parseWrk, out: "unable to connect", wantErr: true},
 		{name: "h2load", parse: parseH2load, out: h2loadOut, wantRPS: 33665.50, wantErrors: 23},
@@ -47,8 +55,39 @@ func TestParse(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if got.rps != tt.wantRPS || got.errors != tt.wantErrors {
-				t.Fatalf("got %+v, want rps %v errors %d", got, tt.wantRPS, tt.wantErrors)
+			if got.rps != tt.wantRPS || got.errors != tt.wantErrors || got.p99ms != tt.wantP99 || got.hasP99 != (tt.wantP99 != 0) {
+				t.Fatalf("got %+v, want rps %v errors %d p99 %v", got, tt.wantRPS, tt.wantErrors, tt.wantP99)
+			}
+		})
+	}
+}
+
+func TestParseWrkP99(t *testing.T) {
+	tests := []struct {
+		name    string
+		out     string
+		want    float64
+		wantOK  bool
+		wantErr bool
+	}{
+		{name: "microseconds", out: "     99%  812.50us\n", want: 0.8125, wantOK: true},
+		{name: "milliseconds", out: "     99%    9.87ms\n", want: 9.87, wantOK: true},
+		{name: "seconds", out: "     99%    1.50s \n", want: 1500, wantOK: true},
+		{name: "minutes", out: "     99%    2.00m\n", want: 120_000, wantOK: true},
+		{name: "picks 99 not 90", out: wrkOut, want: 9.87, wantOK: true},
+		{name: "no distribution", out: "Requests/sec:  10.5\n"},
+		{name: "99 of something else", out: "    Latency     1.10ms    2.05ms  30.21ms   99%\n"},
+		{name: "unknown unit", out: "     99%    3.00ns\n"},
+		{name: "malformed number", out: "     99%    1.2.3ms\n", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok, err := parseWrkP99(tt.out)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if ok != tt.wantOK || math.Abs(got-tt.want) > 1e-9 {
+				t.Fatalf("got %v ok %v, want %v ok %v", got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}
@@ -104,11 +143,18 @@ func TestTable(t *testing.T) {
 		r.add(rps, nginxCache, v)
 	}
 	r.skip(rps, varnish, "failed to start")
+	p99 := rowKey{"h1 1k hot c64", metric{name: "p99 ms"}}
+	r.add(p99, popcache, 0.84)
+	r.add(p99, nginxCache, 1.68)
+	r.add(p99, varnish, 12.5)
 	got := r.table([]string{popcache, nginxCache, varnish})
 	for _, want := range []string{
 		"| h1 1k hot c64 | req/s (higher is better) | popcache | 50.0k | 40.0k..60.0k | - |",
 		"|  |  | nginx | 100.0k | 90.0k..110.0k | 0.50 |",
 		"|  |  | varnish | n/a | failed to start | n/a |",
+		"| h1 1k hot c64 | p99 ms (lower is better) | popcache | 0.84 | 0.84..0.84 | - |",
+		"|  |  | nginx | 1.68 | 1.68..1.68 | 0.50 |",
+		"|  |  | varnish | 12.5 | 12.5..12.5 | 0.07 |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q; got:\n%s", want, got)
@@ -149,8 +195,8 @@ func TestArgs(t *testing.T) {
 		got  []string
 		want string
 	}{
-		{"wrk hot", wrkArgs(hot, 80, 10*time.Second, "cfg"), "wrk -t2 -c64 -d10s --timeout 5s http://127.0.0.1:80/obj/1k/hot"},
-		{"wrk keys", wrkArgs(keys, 80, 3*time.Second, "cfg"), "wrk -t2 -c256 -d3s --timeout 5s -s cfg/wrk-keys.lua http://127.0.0.1:80/ -- 100k 10000"},
+		{"wrk hot", wrkArgs(hot, 80, 10*time.Second, "cfg"), "wrk -t2 -c64 -d10s --timeout 5s --latency http://127.0.0.1:80/obj/1k/hot"},
+		{"wrk keys", wrkArgs(keys, 80, 3*time.Second, "cfg"), "wrk -t2 -c256 -d3s --timeout 5s --latency -s cfg/wrk-keys.lua http://127.0.0.1:80/ -- 100k 10000"},
 		{"h2load tls", h2loadArgs(tl, 443, 10*time.Second), "h2load -t2 -c64 -m10 -D10 --warm-up-time=1 https://127.0.0.1:443/obj/1k/hot"},
 	}
 	for _, tt := range tests {

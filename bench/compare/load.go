@@ -16,6 +16,8 @@ import (
 type loadResult struct {
 	rps    float64 // completed requests per second
 	errors int64   // socket errors, timeouts and non-2xx answers
+	p99ms  float64 // 99th percentile latency in milliseconds, if hasP99
+	hasP99 bool    // wrk printed a 99% line (h2load never does)
 }
 
 // burstResult mirrors the JSON printed by bench/burst.
@@ -48,7 +50,7 @@ func runTool(ctx context.Context, limit time.Duration, argv ...string) (string, 
 // wrkArgs builds the wrk command line for an HTTP/1.1 scenario.
 func wrkArgs(sc scenario, port int, d time.Duration, configs string) []string {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	args := []string{"wrk", "-t2", fmt.Sprintf("-c%d", sc.conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s"}
+	args := []string{"wrk", "-t2", fmt.Sprintf("-c%d", sc.conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s", "--latency"}
 	if sc.keys == 1 {
 		return append(args, base+sc.path())
 	}
@@ -70,6 +72,7 @@ var (
 	wrkRPS     = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
 	wrkSocket  = regexp.MustCompile(`(?m)Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 	wrkNon2xx  = regexp.MustCompile(`(?m)Non-2xx or 3xx responses: (\d+)`)
+	wrkP99     = regexp.MustCompile(`(?m)^\s*99%\s+([0-9.]+)(us|ms|s|m|h)\s*$`)
 	h2Finished = regexp.MustCompile(`(?m)^finished in [^,]+, ([0-9.]+) req/s`)
 	h2Requests = regexp.MustCompile(`(?m)^requests: .* (\d+) failed, (\d+) errored, (\d+) timeout`)
 	h2Status   = regexp.MustCompile(`(?m)^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx`)
@@ -89,7 +92,29 @@ func parseWrk(out string) (loadResult, error) {
 	if m := wrkNon2xx.FindStringSubmatch(out); m != nil {
 		res.errors += sumInts(m[1:])
 	}
+	p99, ok, err := parseWrkP99(out)
+	if err != nil {
+		return loadResult{}, err
+	}
+	res.p99ms, res.hasP99 = p99, ok
 	return res, nil
+}
+
+// wrkTimeUnits converts the units wrk prints latencies in to milliseconds.
+var wrkTimeUnits = map[string]float64{"us": 0.001, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+// parseWrkP99 reads the 99% line of the latency distribution wrk prints
+// with --latency, in milliseconds. ok is false when there is no such line.
+func parseWrkP99(out string) (ms float64, ok bool, err error) {
+	m := wrkP99.FindStringSubmatch(out)
+	if m == nil {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("compare: wrk 99%% latency %q: %w", m[1]+m[2], err)
+	}
+	return v * wrkTimeUnits[m[2]], true, nil
 }
 
 // parseH2load reads h2load's report.

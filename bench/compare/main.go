@@ -334,6 +334,9 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 	p99 := rowKey{sc.name, metric{name: "p99 ms"}}
 	fetches := rowKey{sc.name, metric{name: "origin fetches"}}
 	keys := []rowKey{rps}
+	if sc.proto == h1 {
+		keys = append(keys, p99) // wrk prints a latency distribution; h2load does not
+	}
 	if sc.burst {
 		keys = []rowKey{p50, p99, fetches}
 	}
@@ -387,7 +390,7 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 	if err != nil {
 		return err
 	}
-	r.log.Printf("round %d %-24s %-12s %10.0f req/s  errors %d  origin fetches %d", round+1, sc.name, s.name, res.rps, res.errors, misses)
+	r.log.Printf("round %d %-24s %-12s %10.0f req/s  p99 %.2fms  errors %d  origin fetches %d", round+1, sc.name, s.name, res.rps, res.p99ms, res.errors, misses)
 	if res.rps == 0 {
 		r.res.note("%s %s round %d: no request completed; the run is left out", s.name, sc.name, round+1)
 		return nil
@@ -399,6 +402,12 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 		r.res.note("%s %s round %d: %d requests reached the origin (not all hits)", s.name, sc.name, round+1, misses)
 	}
 	r.res.add(rps, s.name, res.rps)
+	switch {
+	case res.hasP99:
+		r.res.add(p99, s.name, res.p99ms)
+	case sc.proto == h1:
+		r.res.note("%s %s round %d: wrk printed no 99%% latency line", s.name, sc.name, round+1)
+	}
 	return nil
 }
 

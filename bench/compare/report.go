@@ -79,14 +79,16 @@ func median(vs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// format prints v compactly: thousands as "k" for rates, one decimal for
-// small values.
+// format prints v compactly: thousands as "k" for rates, two decimals below
+// 10 (sub-millisecond latencies), one decimal otherwise.
 func format(v float64, m metric) string {
 	switch {
 	case m.name == "req/s" && v >= 1000:
 		return fmt.Sprintf("%.1fk", v/1000)
 	case v == math.Trunc(v):
 		return fmt.Sprintf("%.0f", v)
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
 	default:
 		return fmt.Sprintf("%.1f", v)
 	}
