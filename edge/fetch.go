@@ -75,8 +75,11 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 	}
 	if !verdict.Storable && resp.StatusCode < 500 {
 		// Uncacheable: the response goes to the client that asked, alone,
-		// and the URL is remembered so later requests do not queue.
-		s.store.MarkPass(rq.Key, respTime)
+		// and — when the response itself says so, not just this request —
+		// the URL is remembered so later requests do not queue.
+		if !requestSide(verdict.Reason) {
+			s.store.MarkPass(rq.Key, respTime)
+		}
 		s.m.fills.WithLabelValues("not_stored").Inc()
 		return s.private(resp, detail), nil
 	}
@@ -135,6 +138,13 @@ func (s *Server) stream(rq *Request, resp *http.Response, meta cache.Meta, detai
 		s.m.fills.WithLabelValues("not_stored").Inc()
 	}
 	return f
+}
+
+// requestSide reports whether a refusal to store came from the request
+// (its no-store or Authorization), which says nothing about what other
+// requests for the URL will get.
+func requestSide(reason string) bool {
+	return reason == cache.ReasonRequestNoStore || reason == cache.ReasonAuthorization
 }
 
 // private wraps an unshareable response.

@@ -331,6 +331,147 @@ func TestRFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "Expires: 0 (an invalid date) is already stale",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Expires", "0")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{wantFetches: 2, wantNotCS: []string{"hit"}},
+			},
+		},
+		{
+			name: "max-age beats Expires",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				w.Header().Set("Expires", now.Add(-time.Hour).UTC().Format(http.TimeFormat))
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 50 * time.Second, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "a quoted max-age is understood",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", `max-age="100"`)
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 10 * time.Second, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "request no-store: the response is not stored",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				body(w, n)
+			},
+			steps: []step{
+				{hdr: []string{"Cache-Control", "no-store"}, wantNotCS: []string{"stored"}, wantFetches: 1},
+				{wantCS: []string{"fwd=uri-miss"}, wantFetches: 2},
+			},
+		},
+		{
+			name: "request no-cache from a browser reload does not bypass the cache",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 10 * time.Second, hdr: []string{"Cache-Control", "no-cache"}, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "request max-age=0 and min-fresh do not bypass the cache either",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 10 * time.Second, hdr: []string{"Cache-Control", "max-age=0"}, wantCS: []string{"hit"}, wantFetches: 1},
+				{hdr: []string{"Cache-Control", "min-fresh=1000"}, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "request max-stale accepts a stale response",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=10")
+				w.Header().Set("ETag", `"m"`)
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 20 * time.Second, hdr: []string{"Cache-Control", "max-stale=60"}, wantCS: []string{"hit", "detail=max-stale"}, wantFetches: 1, wantBody: "body 1"},
+				{hdr: []string{"Cache-Control", "max-stale=5"}, wantCS: []string{"fwd=stale"}, wantFetches: 2, wantBody: "body 2"},
+			},
+		},
+		{
+			name: "a 500 with explicit freshness is stored",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				w.WriteHeader(http.StatusInternalServerError)
+				body(w, n)
+			},
+			steps: []step{
+				{wantCode: 500, wantCS: []string{"stored"}, wantFetches: 1},
+				{wantCode: 500, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "a 302 without freshness is not stored",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Location", "/elsewhere")
+				w.Header().Set("Last-Modified", now.Add(-time.Hour).UTC().Format(http.TimeFormat))
+				w.WriteHeader(http.StatusFound)
+			},
+			steps: []step{
+				{wantCode: 302, wantFetches: 1},
+				{wantCode: 302, wantFetches: 2},
+			},
+		},
+		{
+			name: "a 301 is heuristically cacheable",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Location", "/elsewhere")
+				w.Header().Set("Last-Modified", now.Add(-10000*time.Second).UTC().Format(http.TimeFormat))
+				w.WriteHeader(http.StatusMovedPermanently)
+			},
+			steps: []step{
+				{wantCode: 301, wantCS: []string{"stored"}, wantFetches: 1},
+				{advance: 10 * time.Second, wantCode: 301, wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "Pragma: no-cache is ignored when Cache-Control is present",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", "max-age=100")
+				w.Header().Set("Pragma", "no-cache")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{wantCS: []string{"hit"}, wantFetches: 1},
+			},
+		},
+		{
+			name: "no-cache=\"Set-Cookie\" stores the response without the cookie",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				w.Header().Set("Cache-Control", `max-age=100, no-cache="Set-Cookie"`)
+				w.Header().Set("Set-Cookie", "s=1")
+				body(w, n)
+			},
+			steps: []step{
+				{wantCS: []string{"stored"}, wantFetches: 1},
+				{wantCS: []string{"hit"}, wantFetches: 1, wantHeader: map[string]string{"Set-Cookie": ""}},
+			},
+		},
+		{
 			name: "only-if-cached on a miss is a 504",
 			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
 				w.Header().Set("Cache-Control", "max-age=100")

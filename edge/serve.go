@@ -96,12 +96,21 @@ func (s *Server) serveStored(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	var reqDirs *cache.Directives
 	if cc := rq.In.Header["Cache-Control"]; len(cc) > 0 {
 		d := cache.ParseDirectives(cc)
+		// Like Varnish, nginx and Fastly, a client cannot make the cache
+		// go to the origin for a response it holds fresh: request no-cache,
+		// max-age and min-fresh (what browsers send on reload) would let any
+		// client bust the cache. max-stale only widens what may be served.
+		d.MaxAge, d.MinFresh = -1, -1
 		reqDirs = &d
 	}
-	if m.IsFresh(now) && (reqDirs == nil || m.Satisfies(reqDirs, now)) {
+	if m.IsFresh(now) || (reqDirs != nil && m.Satisfies(reqDirs, now)) {
 		rq.status.hit = true
 		rq.status.setTTL(ttl(m, now))
 		rq.Result = "hit"
+		if !m.IsFresh(now) {
+			rq.status.detail = "max-stale"
+			rq.Result = "stale"
+		}
 		s.writeObject(w, rq, obj, now)
 		return
 	}
