@@ -13,14 +13,16 @@ import (
 //
 //  1. framing and size checks, loop detection (loop.go), then
 //     Hooks.RequestFilter;
-//  2. routing: no route for the host is a 404 (never an open proxy);
+//  2. routing: no route for the host is a 404 (never an open proxy); the
+//     route's HTTPS redirect or HSTS applies;
 //  3. method: GET and HEAD on a caching route are looked up; any other
 //     method (or a route with caching off) is passed upstream, and a
 //     successful unsafe request invalidates what is stored for its URL
 //     (RFC 9111 §4.4);
-//  4. lookup: a fresh response is a hit; a stale one is served while it is
-//     refreshed in the background when stale-while-revalidate allows, else
-//     revalidated; a miss is filled, coalesced with concurrent misses;
+//  4. lookup, then the purge rules (a purged object is a miss, a soft-purged
+//     one stale): a fresh response is a hit; a stale one is served while it
+//     is refreshed in the background when stale-while-revalidate allows,
+//     else revalidated; a miss is filled, coalesced with concurrent misses;
 //  5. Hooks.ResponseFilter, the response, metrics, Hooks.Logging.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.m.inflight.Inc()
