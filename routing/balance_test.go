@@ -164,7 +164,7 @@ func TestBalancersSkipUnavailable(t *testing.T) {
 	for _, name := range []string{"round_robin", "weighted", "least_conn", "hash"} {
 		t.Run(name, func(t *testing.T) {
 			servers := testServers(1, 1, 1, 1)
-			servers[0].up.Store(false)
+			servers[0].health.SetUp(false)
 			servers[1].ejectedUntil.Store(now.Add(time.Second).UnixNano())
 			f := filter{now: now, exclude: servers[2]}
 			b := mustBalancer(t, name, len(servers))
@@ -173,7 +173,7 @@ func TestBalancersSkipUnavailable(t *testing.T) {
 					t.Fatalf("picked s%d, want s3, the only one allowed", s.index)
 				}
 			}
-			servers[3].up.Store(false)
+			servers[3].health.SetUp(false)
 			if s := b.pick(servers, f, "k"); s != nil {
 				t.Fatalf("picked s%d with none allowed", s.index)
 			}

@@ -31,9 +31,9 @@ func TestRecordProbe(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := testServers(1)[0]
 			for _, r := range tt.results {
-				s.recordProbe(r == 's', rise, fall)
+				s.health.Record(r == 's', rise, fall)
 			}
-			if got := s.up.Load(); got != tt.wantUp {
+			if got := s.health.Up(); got != tt.wantUp {
 				t.Errorf("up = %v, want %v", got, tt.wantUp)
 			}
 		})
@@ -101,12 +101,12 @@ func TestActiveChecks(t *testing.T) {
 	defer stop()
 
 	waitFor(t, "a first probe", func() bool { return probes.Load() >= 1 })
-	if !s.up.Load() {
+	if !s.health.Up() {
 		t.Fatal("healthy server marked down")
 	}
 
 	code.Store(http.StatusInternalServerError)
-	waitFor(t, "the server to be marked down", func() bool { return !s.up.Load() })
+	waitFor(t, "the server to be marked down", func() bool { return !s.health.Up() })
 	if got := counterValue(t, reg, "popcache_upstream_server_up", gauge); got != 0 {
 		t.Errorf("up gauge = %v, want 0", got)
 	}
@@ -117,7 +117,7 @@ func TestActiveChecks(t *testing.T) {
 	}
 
 	code.Store(http.StatusNoContent)
-	waitFor(t, "the server to be marked up", func() bool { return s.up.Load() })
+	waitFor(t, "the server to be marked up", func() bool { return s.health.Up() })
 	if got := counterValue(t, reg, "popcache_upstream_server_up", gauge); got != 1 {
 		t.Errorf("up gauge = %v, want 1", got)
 	}

@@ -18,9 +18,8 @@ type server struct {
 	// response body is closed or read to EOF, or the request failed.
 	inflight atomic.Int64
 
-	// up is the active-check verdict; true with no checks. Written only
-	// by the pool's health loop.
-	up atomic.Bool
+	// health is the active-check verdict; up with no checks.
+	health Health
 
 	// fails counts consecutive failed requests (passive checks); a success
 	// sets it to 0, and so does the ejection it causes.
@@ -28,11 +27,6 @@ type server struct {
 	// ejectedUntil is the Unix time in nanoseconds before which the server
 	// is ejected; 0 means never ejected.
 	ejectedUntil atomic.Int64
-
-	// probeOK and probeFail count consecutive active-check results. They
-	// are owned by the health loop (one goroutine per server per round, and
-	// rounds do not overlap).
-	probeOK, probeFail int
 
 	m *serverMetrics // nil without a Registerer
 }
@@ -45,14 +39,13 @@ func newServer(index int, u *url.URL, weight int) *server {
 		weight: max(weight, 1),
 	}
 	s.seed = HashKey(s.label)
-	s.up.Store(true)
 	return s
 }
 
 // available reports whether s may be picked at now: up by the active checks
 // and not ejected by the passive ones.
 func (s *server) available(now time.Time) bool {
-	return s.up.Load() && now.UnixNano() >= s.ejectedUntil.Load()
+	return s.health.Up() && now.UnixNano() >= s.ejectedUntil.Load()
 }
 
 // release marks one request as finished.
@@ -73,27 +66,4 @@ func (s *server) recordPassive(failed bool, maxFails int, eject time.Duration, n
 	}
 	s.ejectedUntil.Store(now.Add(eject).UnixNano())
 	return true
-}
-
-// recordProbe counts one active-check result and returns the new verdict
-// and whether it changed: rise consecutive successes bring a down server
-// up, fall consecutive failures take an up server down.
-func (s *server) recordProbe(ok bool, rise, fall int) (up, changed bool) {
-	up = s.up.Load()
-	if ok {
-		s.probeFail = 0
-		s.probeOK++
-		if !up && s.probeOK >= rise {
-			s.up.Store(true)
-			return true, true
-		}
-		return up, false
-	}
-	s.probeOK = 0
-	s.probeFail++
-	if up && s.probeFail >= fall {
-		s.up.Store(false)
-		return false, true
-	}
-	return up, false
 }

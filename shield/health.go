@@ -2,15 +2,10 @@ package shield
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"sync"
-	"time"
-)
 
-// maxProbeBody is how much of a health-check answer is read so the
-// connection can be reused; the rest is dropped with the connection.
-const maxProbeBody = 64 << 10
+	"github.com/popcache/popcache/routing"
+)
 
 // Run runs the active health checks, if the config sets a health path,
 // until ctx is done: every shield at once, then again every interval.
@@ -28,16 +23,7 @@ func (c *Client) Run(ctx context.Context) {
 		<-ctx.Done()
 		return
 	}
-	tick := time.NewTicker(c.health.Interval.D())
-	defer tick.Stop()
-	for {
-		c.checkRound(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	routing.RunHealthLoop(ctx, c.health.Interval.D(), c.checkRound)
 }
 
 // checkRound probes every shield concurrently and applies the results.
@@ -49,7 +35,7 @@ func (c *Client) checkRound(ctx context.Context) {
 			if ctx.Err() != nil {
 				return // shutting down: the probe proved nothing
 			}
-			up, changed := p.recordProbe(ok, c.health.Rise, c.health.Fall)
+			up, changed := p.health.Record(ok, c.health.Rise, c.health.Fall)
 			if !changed {
 				return
 			}
@@ -64,48 +50,7 @@ func (c *Client) checkRound(ctx context.Context) {
 	wg.Wait()
 }
 
-// probe sends one health check to p and reports whether it passed: status
-// Health.ExpectCode if set, else any 2xx or 3xx, within Health.Timeout.
+// probe sends one health check to p (see [routing.Probe]).
 func (c *Client) probe(ctx context.Context, p *peer) bool {
-	ctx, cancel := context.WithTimeout(ctx, c.health.Timeout.D())
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.label+c.health.Path, nil)
-	if err != nil {
-		return false
-	}
-	req.Header.Set("User-Agent", "popcache-shield-health-check")
-	resp, err := c.probes.RoundTrip(req)
-	if err != nil {
-		return false
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxProbeBody))
-	resp.Body.Close()
-	if c.health.ExpectCode != 0 {
-		return resp.StatusCode == c.health.ExpectCode
-	}
-	return resp.StatusCode >= 200 && resp.StatusCode < 400
-}
-
-// recordProbe counts one probe result and returns the new verdict and
-// whether it changed: rise consecutive successes bring a down shield up,
-// fall consecutive failures take an up shield down. Only the health loop
-// calls it.
-func (p *peer) recordProbe(ok bool, rise, fall int) (up, changed bool) {
-	up = p.up.Load()
-	if ok {
-		p.probeFail = 0
-		p.probeOK++
-		if !up && p.probeOK >= rise {
-			p.up.Store(true)
-			return true, true
-		}
-		return up, false
-	}
-	p.probeOK = 0
-	p.probeFail++
-	if up && p.probeFail >= fall {
-		p.up.Store(false)
-		return false, true
-	}
-	return up, false
+	return routing.Probe(ctx, c.probes, &c.health, p.label, "", "popcache-shield-health-check")
 }

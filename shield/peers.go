@@ -2,7 +2,6 @@ package shield
 
 import (
 	"net/url"
-	"sync/atomic"
 	"time"
 
 	"github.com/popcache/popcache/routing"
@@ -16,12 +15,8 @@ type peer struct {
 	seed   uint64   // hash of label: the peer's identity for rendezvous hashing
 
 	br breaker
-	// up is the active-check verdict; true without checks. Written only by
-	// the health loop.
-	up atomic.Bool
-	// probeOK and probeFail count consecutive probe results; owned by the
-	// health loop.
-	probeOK, probeFail int
+	// health is the active-check verdict; up without checks.
+	health routing.Health
 
 	m *peerMetrics // never nil; records nothing without a Registerer
 }
@@ -37,14 +32,13 @@ func newPeer(u *url.URL, weight int, maxFails int, openFor time.Duration) *peer 
 		m:      &peerMetrics{},
 	}
 	p.seed = routing.HashKey(p.label)
-	p.up.Store(true)
 	return p
 }
 
 // admit reports whether a request may go to p at now (p is up and its
 // circuit lets it through), and whether it is the circuit's trial.
 func (p *peer) admit(now time.Time) (ok, trial bool) {
-	if !p.up.Load() {
+	if !p.health.Up() {
 		return false, false
 	}
 	return p.br.allow(now)
