@@ -152,12 +152,16 @@ func (o *Origin) ensureDefaults() {
 	setDefault(&o.HeaderTimeout, defaultHeaderTimeout)
 	setDefault(&o.IdleTimeout, defaultUpstreamIdle)
 	setDefault(&o.MaxIdleConns, defaultMaxIdleConns)
-	setDefault(&o.Health.Interval, defaultHealthInterval)
-	setDefault(&o.Health.Timeout, defaultHealthTimeout)
-	setDefault(&o.Health.Rise, defaultHealthRise)
-	setDefault(&o.Health.Fall, defaultHealthFall)
+	o.Health.ensureDefaults()
 	setDefault(&o.Passive.MaxFails, defaultPassiveMaxFails)
 	setDefault(&o.Passive.Eject, defaultPassiveEject)
+}
+
+func (h *HealthCheck) ensureDefaults() {
+	setDefault(&h.Interval, defaultHealthInterval)
+	setDefault(&h.Timeout, defaultHealthTimeout)
+	setDefault(&h.Rise, defaultHealthRise)
+	setDefault(&h.Fall, defaultHealthFall)
 }
 
 // setDefault sets *p to def if *p is the zero value.

@@ -106,33 +106,14 @@ func (s *Shield) ensureDefaults() {
 	setDefault(&s.RetryBuffer, defaultShieldRetryBuffer)
 	setDefault(&s.Breaker.MaxFails, defaultBreakerMaxFails)
 	setDefault(&s.Breaker.OpenFor, defaultBreakerOpenFor)
-	setDefault(&s.Health.Interval, defaultHealthInterval)
-	setDefault(&s.Health.Timeout, defaultHealthTimeout)
-	setDefault(&s.Health.Rise, defaultHealthRise)
-	setDefault(&s.Health.Fall, defaultHealthFall)
+	s.Health.ensureDefaults()
 }
 
 // shield validates c.Shield and the demo shield listener, and sets
 // Upstream.Parsed on the shield servers.
 func (v *validator) shield(c *Config) {
 	s := &c.Shield
-	urls := map[string]int{}
-	for i := range s.Servers {
-		u := &s.Servers[i]
-		k := index("shield.servers", i)
-		u.Parsed = nil
-		if p, err := parseUpstreamURL(u.URL); err != nil {
-			v.fail(k+".url", "%v", err)
-		} else if first, dup := urls[p.String()]; dup {
-			v.fail(k+".url", "%q is already shield.servers[%d]", u.URL, first)
-		} else {
-			urls[p.String()] = i
-			u.Parsed = p
-		}
-		if u.Weight < 1 {
-			v.fail(k+".weight", "must be at least 1, not %d", u.Weight)
-		}
-	}
+	v.upstreams("shield.servers", "shield.servers", s.Servers)
 	switch s.Failover {
 	case FailoverOrigin, FailoverNone:
 	default:

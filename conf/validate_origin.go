@@ -39,23 +39,7 @@ func (v *validator) origin(k string, o *Origin) {
 	if len(o.Servers) == 0 {
 		v.fail(k+".servers", "at least one server is required")
 	}
-	urls := map[string]int{}
-	for j := range o.Servers {
-		s := &o.Servers[j]
-		sk := index(k+".servers", j)
-		s.Parsed = nil
-		if u, err := parseUpstreamURL(s.URL); err != nil {
-			v.fail(sk+".url", "%v", err)
-		} else if first, dup := urls[u.String()]; dup {
-			v.fail(sk+".url", "%q is already servers[%d]", s.URL, first)
-		} else {
-			urls[u.String()] = j
-			s.Parsed = u
-		}
-		if s.Weight < 1 {
-			v.fail(sk+".weight", "must be at least 1, not %d", s.Weight)
-		}
-	}
+	v.upstreams(k+".servers", "servers", o.Servers)
 	switch o.Balance {
 	case BalanceRoundRobin, BalanceWeighted, BalanceLeastConn, BalanceHash:
 	default:
@@ -144,4 +128,27 @@ func isPrint(s string) bool {
 		}
 	}
 	return true
+}
+
+// upstreams validates a list of servers at key and parses their URLs:
+// http(s) URLs without a path, each once, weights at least 1. name is how
+// an error refers to the list ("servers[2]").
+func (v *validator) upstreams(key, name string, list []Upstream) {
+	urls := map[string]int{}
+	for j := range list {
+		s := &list[j]
+		sk := index(key, j)
+		s.Parsed = nil
+		if u, err := parseUpstreamURL(s.URL); err != nil {
+			v.fail(sk+".url", "%v", err)
+		} else if first, dup := urls[u.String()]; dup {
+			v.fail(sk+".url", "%q is already %s[%d]", s.URL, name, first)
+		} else {
+			urls[u.String()] = j
+			s.Parsed = u
+		}
+		if s.Weight < 1 {
+			v.fail(sk+".weight", "must be at least 1, not %d", s.Weight)
+		}
+	}
 }

@@ -2,23 +2,16 @@ package edge
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/popcache/popcache/cache"
 	"github.com/popcache/popcache/conf"
-	"github.com/popcache/popcache/routing"
 )
 
 // diskNode is an edge with a disk tier that a test can stop and start
@@ -59,38 +52,7 @@ origin = "o"
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	reg := prometheus.NewRegistry()
-	table, err := routing.New(cfg, routing.Options{Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cache.New(cfg.Cache, cache.Options{Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(cfg, table, store, Options{Registerer: reg, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, []net.Listener{ln}); close(done) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			if err := store.Close(); err != nil {
-				t.Errorf("closing the store: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	n := &node{t: t, origin: origin, url: "http://" + ln.Addr().String(), srv: srv, store: store, clock: clk, reg: reg}
+	n, stop := launch(t, cfg, origin, clk)
 	return &diskNode{node: n, stop: stop}
 }
 

@@ -75,6 +75,16 @@ servers = [{ url = %q }]
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
+	n, _ := launch(t, cfg, o, newClock())
+	return n
+}
+
+// launch serves cfg on a new loopback listener in front of origin, with
+// clk as the clock. The edge's log is shown if the test fails. stop shuts
+// the node down and closes its store; it runs at the end of the test too,
+// and only once.
+func launch(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock) (n *node, stop func()) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	table, err := routing.New(cfg, routing.Options{Registerer: reg})
 	if err != nil {
@@ -84,7 +94,6 @@ servers = [{ url = %q }]
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := newClock()
 	logs := &syncBuffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -103,12 +112,19 @@ servers = [{ url = %q }]
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx, []net.Listener{ln}); close(done) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		store.Close()
-	})
-	return &node{t: t, origin: o, url: "http://" + ln.Addr().String(), srv: srv, store: store, clock: clk, reg: reg}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			if err := store.Close(); err != nil {
+				t.Errorf("closing the store: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	n = &node{t: t, origin: origin, url: "http://" + ln.Addr().String(), srv: srv, store: store, clock: clk, reg: reg}
+	return n, stop
 }
 
 // get sends a GET with optional header pairs and returns the response

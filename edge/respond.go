@@ -131,16 +131,12 @@ func (s *Server) copyResponse(w http.ResponseWriter, rq *Request, status int, he
 	for k, v := range header {
 		h[k] = v
 	}
-	for _, t := range rq.Route.Policy.TargetedHeaders {
-		if rq.Route.Policy.StripTargetedHeaders {
+	if pol := &rq.Route.Policy; pol.StripTargetedHeaders {
+		for _, t := range pol.TargetedHeaders {
 			delete(h, t)
 		}
 	}
 	h["Via"] = appendVia(header["Via"], s.via)
-	delete(h, "Age")
-	if age := header["Age"]; len(age) > 0 {
-		h["Age"] = age
-	}
 	s.setCacheStatus(h, rq, header["Cache-Status"])
 	if f := s.hooks.ResponseFilter; f != nil {
 		f(rq, h)

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/popcache/popcache/cache"
@@ -136,9 +135,8 @@ func (s *Server) serveStored(w http.ResponseWriter, rq *Request, obj *cache.Obje
 // revalidateInBackground refreshes a stale object once, however many
 // requests are served it meanwhile: the fill is coalesced on the key.
 func (s *Server) revalidateInBackground(rq *Request, stale *cache.Object) {
-	bg := &Request{In: rq.In.Clone(rq.In.Context()), Route: rq.Route, Key: rq.Key, Start: rq.Start}
 	ctx := context.WithoutCancel(rq.In.Context())
-	bg.In = bg.In.WithContext(ctx)
+	bg := &Request{In: rq.In.Clone(ctx), Route: rq.Route, Key: rq.Key, Start: rq.Start}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -159,7 +157,7 @@ func (s *Server) revalidateInBackground(rq *Request, stale *cache.Object) {
 // coalesced fetch.
 func (s *Server) fill(w http.ResponseWriter, rq *Request, stale *cache.Object) {
 	r := rq.In
-	if cc := r.Header["Cache-Control"]; len(cc) > 0 && strings.Contains(strings.ToLower(strings.Join(cc, ",")), "only-if-cached") {
+	if len(r.Header["Cache-Control"]) > 0 && cache.RequestDirectives(r.Header).OnlyIfCached {
 		s.fail(w, rq, errOnlyIfCached)
 		return
 	}
