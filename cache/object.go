@@ -44,6 +44,9 @@ type ServeMemo struct {
 	AgeSeconds int64
 	// Age and CacheStatus are the header lines of a plain hit.
 	Age, CacheStatus []string
+	// H1 is the whole HTTP/1.1 response head of a plain hit, status line
+	// to the empty line, when a server made one (an object in memory).
+	H1 []byte
 }
 
 // bodySource is a body that is not (wholly) in memory.

@@ -85,6 +85,12 @@ servers = [{ url = %q }]
 // and only once.
 func launch(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock) (n *node, stop func()) {
 	t.Helper()
+	return launchWith(t, cfg, origin, clk, nil)
+}
+
+// launchWith is launch with setup run on the server before it serves.
+func launchWith(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock, setup func(*Server)) (n *node, stop func()) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	table, err := routing.New(cfg, routing.Options{Registerer: reg})
 	if err != nil {
@@ -104,6 +110,9 @@ func launch(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock)
 	srv, err := New(cfg, table, store, Options{Registerer: reg, Now: clk.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

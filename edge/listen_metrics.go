@@ -14,11 +14,16 @@ import "github.com/prometheus/client_golang/prometheus"
 //   - popcache_proxy_protocol_errors_total{reason}: connections refused on
 //     PROXY protocol listeners: missing, invalid or timeout;
 //   - popcache_tls_cert_reloads_total{result}: certificate reloads that
-//     changed something (ok) or failed (error).
+//     changed something (ok) or failed (error);
+//   - popcache_h1_fast_handoffs_total: plain HTTP/1.1 connections the fast
+//     path (h1fast.go) passed to net/http at their first request that was
+//     not a plain hit in memory; a high rate next to the request rate
+//     means few connections stay on the fast path.
 type listenMetrics struct {
 	handshakeErrors *prometheus.CounterVec
 	proxyErrors     *prometheus.CounterVec
 	certReloads     *prometheus.CounterVec
+	fastHandoffs    prometheus.Counter
 
 	// The request counters, resolved once: the hot path only adds.
 	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
@@ -42,6 +47,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_tls_cert_reloads_total",
 			Help: "Certificate reloads that changed something (ok) or failed (error).",
 		}, []string{"result"}),
+		fastHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h1_fast_handoffs_total",
+			Help: "Plain HTTP/1.1 connections the fast path passed to net/http, at their first request that was not a plain hit in memory.",
+		}),
 		h1:    requests.WithLabelValues("h1", "false"),
 		h2c:   requests.WithLabelValues("h2", "false"),
 		h1TLS: requests.WithLabelValues("h1", "true"),
@@ -49,7 +58,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		h3:    requests.WithLabelValues("h3", "true"),
 	}
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs)
 	}
 	return m
 }

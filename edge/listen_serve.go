@@ -16,7 +16,8 @@ import (
 // closes every socket of l before it returns.
 //
 //   - Plain: HTTP/1.1 and h2c; with server.proxy_protocol, each connection
-//     must open with a PROXY header.
+//     must open with a PROXY header. Hits over HTTP/1.1 are answered by the
+//     fast path (h1fast.go), everything else by net/http.
 //   - TLS: the PROXY header (tls.proxy_protocol) and the TLS handshake,
 //     then HTTP/1.1 or HTTP/2 as ALPN chose; responses advertise HTTP/3
 //     with Alt-Svc when QUIC[i] serves it.
@@ -34,8 +35,9 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 	timeout := s.cfg.TLS.HandshakeTimeout.D()
 
 	var servers []*http.Server
+	var fast []*fastServer
 	var wg sync.WaitGroup
-	errc := make(chan error, len(l.Plain)+len(l.TLS)+len(l.QUIC))
+	errc := make(chan error, 2*len(l.Plain)+len(l.TLS)+len(l.QUIC))
 	serve := func(hs *http.Server, ln net.Listener) {
 		wg.Go(func() { errc <- hs.Serve(ln) })
 	}
@@ -47,7 +49,14 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 			if s.cfg.Server.ProxyProtocol {
 				ln = newPrepListener(ln, true, nil, s.cfg.Server.ReadHeaderTimeout.D(), s.lm)
 			}
-			serve(hs, ln)
+			if !s.fastPathOK() {
+				serve(hs, ln)
+				continue
+			}
+			f := newFastServer(s, ln) // hits here, the rest handed to hs
+			fast = append(fast, f)
+			serve(hs, f.off)
+			wg.Go(func() { errc <- f.serve() })
 		}
 	}
 
@@ -87,6 +96,10 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.Server.ShutdownTimeout.D())
 	defer scancel()
 	var drain sync.WaitGroup
+	for _, f := range fast { // before net/http's Shutdown closes their handoff listeners
+		drain.Go(func() { f.shutdown(sctx) })
+	}
+	drain.Wait()
 	for _, hs := range servers {
 		drain.Go(func() {
 			if serr := hs.Shutdown(sctx); serr != nil {

@@ -38,6 +38,9 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 			code, off, n = applyRange(h, r.Header, obj)
 		}
 	}
+	for _, k := range s.strip {
+		delete(h, k)
+	}
 	if f := s.hooks.ResponseFilter; f != nil {
 		f(rq, h)
 	}
@@ -105,15 +108,19 @@ func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
 }
 
 // hitMemo returns the Age and Cache-Status lines of a plain hit on obj,
-// made once per second of its age and shared by that second's hits.
+// and for an object in memory the whole HTTP/1.1 head (h1fast.go), made
+// once per second of its age and shared by that second's hits.
 func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time) *cache.ServeMemo {
 	age := obj.Meta.Age(now) / time.Second
-	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) {
+	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (m.H1 != nil || !obj.InMemory()) {
 		return m
 	}
 	h := make(http.Header, 1)
 	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
 	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
+	if obj.InMemory() {
+		m.H1 = appendH1Head(make([]byte, 0, 512), obj, m.Age, m.CacheStatus, s.strip)
+	}
 	obj.Memo.Store(m)
 	return m
 }
@@ -138,6 +145,9 @@ func (s *Server) copyResponse(w http.ResponseWriter, rq *Request, status int, he
 	}
 	h["Via"] = appendVia(header["Via"], s.via)
 	s.setCacheStatus(h, rq, header["Cache-Status"])
+	for _, k := range s.strip {
+		delete(h, k)
+	}
 	if f := s.hooks.ResponseFilter; f != nil {
 		f(rq, h)
 	}

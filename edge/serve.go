@@ -11,7 +11,7 @@ import (
 // ServeHTTP runs one request through the phases, always in this order:
 //
 //  1. framing and size checks, loop detection (loop.go), then
-//     Hooks.RequestFilter;
+//     Hooks.RequestFilter, then Options.Methods;
 //  2. routing: no route for the host is a 404 (never an open proxy); the
 //     route's HTTPS redirect or HSTS applies;
 //  3. method: GET and HEAD on a caching route are looked up; any other
@@ -22,7 +22,8 @@ import (
 //     one stale): a fresh response is a hit; a stale one is served while it
 //     is refreshed in the background when stale-while-revalidate allows,
 //     else revalidated; a miss is filled, coalesced with concurrent misses;
-//  5. Hooks.ResponseFilter, the response, metrics, Hooks.Logging.
+//  5. the fields never sent to clients removed (Server.strip),
+//     Hooks.ResponseFilter, the response, metrics, Hooks.Logging.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.m.inflight.Inc()
 	now := s.now()
@@ -44,6 +45,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if h := s.hooks.RequestFilter; h != nil && h(rq, w) {
 		rq.Result = "synthetic"
+		return
+	}
+	if h := s.methods[r.Method]; h != nil {
+		rq.Result = "synthetic"
+		h.ServeHTTP(w, r)
 		return
 	}
 	rq.Route = s.table.Match(r.Host, r.URL.Path)

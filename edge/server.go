@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -31,6 +32,10 @@ type Options struct {
 	// Upstream picks where a route's misses go (a shield tier); nil sends
 	// them to the route's origin pool.
 	Upstream UpstreamFunc
+	// Methods answers requests with these (extension) methods, such as
+	// PURGE, with their handler instead of the pipeline, after the loop
+	// check and before routing. GET and HEAD cannot be taken over.
+	Methods map[string]http.Handler
 }
 
 // Server is one node's client-facing side: it routes requests, answers
@@ -45,8 +50,12 @@ type Server struct {
 	m     *metrics
 
 	upstreamFor UpstreamFunc
+	methods     map[string]http.Handler
 	via         string // our Via entry, "1.1 <name>"
 	maxURI      int
+	// strip are the fields stored but never sent to clients: the purge
+	// tag headers, unless purge.strip_tag_headers is off.
+	strip []string
 
 	bg   sync.WaitGroup // background revalidations
 	bufs sync.Pool      // *[]byte of copyBufSize, for streaming bodies
@@ -56,6 +65,8 @@ type Server struct {
 	tlsConf *tls.Config            // of the TCP TLS listeners; nil without tls.listen
 	https   map[string]*routeHTTPS // by route name; nil when no route redirects or sends HSTS
 	tlsPort atomic.Int32           // the first TLS listener's port, for redirects; set by ServeListeners
+
+	noFastPath bool // serve plain listeners with net/http alone (tests compare the two)
 }
 
 // New builds a Server for a validated config, with its routing table and
@@ -73,11 +84,20 @@ func New(cfg *conf.Config, table *routing.Table, store *cache.Store, opts Option
 		hooks: opts.Hooks,
 
 		upstreamFor: opts.Upstream,
+		methods:     opts.Methods,
 		m:           newMetrics(opts.Registerer),
 		via:         "1.1 " + cfg.Server.Name,
 		maxURI:      int(cfg.Server.MaxURIBytes),
 	}
 	s.bufs.New = func() any { b := make([]byte, copyBufSize); return &b }
+	if p := &cfg.Purge; !p.Disabled && p.StripTagHeaders != nil && *p.StripTagHeaders {
+		s.strip = p.TagHeaders
+	}
+	for m := range opts.Methods {
+		if m == http.MethodGet || m == http.MethodHead {
+			return nil, fmt.Errorf("edge: new server: Options.Methods cannot take over %s", m)
+		}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

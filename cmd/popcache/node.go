@@ -63,7 +63,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, de
 	}
 	defer pg.close()
 	pg.shareBus(tier.demo)
-	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream(), Hooks: pg.hooks()})
+	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream(), Methods: pg.methods()})
 	if err != nil {
 		closeAll(demoLn)
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/popcache/popcache/cache"
 	"github.com/popcache/popcache/conf"
-	"github.com/popcache/popcache/edge"
 	"github.com/popcache/popcache/purge"
 	"github.com/popcache/popcache/routing"
 )
@@ -65,33 +64,15 @@ func busDescription(cfg *conf.Config, svc *purge.Service) string {
 	return "embedded " + svc.BusURL()
 }
 
-// hooks are the edge hooks purging needs: tag headers stripped from
-// client responses (purge.strip_tag_headers), and PURGE answered on the
-// client listeners (purge.method.enabled).
-func (p *purging) hooks() edge.Hooks {
-	var h edge.Hooks
-	if p.svc == nil {
-		return h
+// methods are the extension methods purging answers on the client
+// listeners: PURGE, when purge.method.enabled. (The tag headers are
+// stripped from client responses by the edge itself, from the config.)
+func (p *purging) methods() map[string]http.Handler {
+	if p.svc == nil || !p.cfg.Purge.Method.Enabled {
+		return nil
 	}
-	if *p.cfg.Purge.StripTagHeaders && len(p.cfg.Purge.TagHeaders) > 0 {
-		names := p.cfg.Purge.TagHeaders
-		h.ResponseFilter = func(_ *edge.Request, hdr http.Header) {
-			for _, n := range names {
-				delete(hdr, n)
-			}
-		}
-	}
-	if p.cfg.Purge.Method.Enabled {
-		svc := p.svc
-		h.RequestFilter = func(rq *edge.Request, w http.ResponseWriter) bool {
-			if rq.In.Method != "PURGE" {
-				return false
-			}
-			svc.ServePURGE(w, rq.In)
-			return true
-		}
-	}
-	return h
+	svc := p.svc
+	return map[string]http.Handler{"PURGE": http.HandlerFunc(svc.ServePURGE)}
 }
 
 // admin adds the purge endpoints to the admin handler next, and the purge

@@ -1,0 +1,257 @@
+package edge
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"time"
+)
+
+const (
+	fastReadBuf  = 4 << 10  // a connection's first read buffer; it grows to the head limit
+	fastCopyMax  = 16 << 10 // bodies up to this size are copied after their head; larger ones are written from the object
+	fastFlushAt  = 64 << 10 // pipelined responses are written once this much is pending
+	fastWriteCap = 64 << 10 // a write buffer grown past this is dropped after use
+)
+
+// fastConn is one client connection served by the fast path. Everything
+// a request needs is kept here and reused: the read buffer, the request
+// and its header map, the write buffer.
+type fastConn struct {
+	f      *fastServer
+	nc     net.Conn
+	remote string // nc.RemoteAddr().String(), once
+
+	rbuf []byte
+	r, w int // rbuf[r:w] is read and not yet answered
+
+	wbuf  []byte      // response bytes not yet written
+	wmark int         // wbuf[wmark:] is not in out yet
+	out   net.Buffers // what the next write sends: wbuf slices and large bodies
+
+	req  http.Request
+	url  url.URL
+	hdr  http.Header
+	vals []string
+	rq   Request
+
+	// The deadlines are moved only when they are due to a fraction of
+	// their timeout: setting one costs a timer update per request.
+	readDue, writeDue time.Time
+	inHead            bool // the read deadline is the current head's
+}
+
+func newFastConn(f *fastServer, nc net.Conn) *fastConn {
+	return &fastConn{
+		f:      f,
+		nc:     nc,
+		remote: nc.RemoteAddr().String(),
+		rbuf:   make([]byte, fastReadBuf),
+		wbuf:   make([]byte, 0, fastReadBuf),
+		hdr:    make(http.Header, 8),
+	}
+}
+
+// serve answers requests until the connection ends or is handed off.
+func (c *fastConn) serve() {
+	defer c.f.track(c, false)
+	defer func() {
+		if p := recover(); p != nil {
+			c.f.s.log.Error("fast path panic; connection closed", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			c.nc.Close()
+		}
+	}()
+	// The first request's head is due within the header timeout of the
+	// connection's opening, as in net/http.
+	c.setHeadDeadline()
+	for {
+		head, vals, res := parseH1Head(c.rbuf[c.r:c.w], c.hdr, c.vals)
+		c.vals = vals
+		switch {
+		case res == parseMore && c.w-c.r <= c.f.maxHead:
+			if !c.read() {
+				return
+			}
+			continue
+		case res != parseOK || !c.answer(&head):
+			// Anything else, oversized heads included (net/http answers
+			// 431), is net/http's, from this request on.
+			if !c.flush() {
+				c.nc.Close()
+				return
+			}
+			c.f.handoff(c.nc, c.rbuf[c.r:c.w])
+			return
+		}
+		c.r += head.n
+		c.inHead = false
+		if head.close || c.f.closing.Load() {
+			c.flush()
+			c.nc.Close()
+			return
+		}
+		if len(c.wbuf)-c.wmark+len(c.out)*fastCopyMax > fastFlushAt && !c.flush() {
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+// read reads more of a request head. Between requests it first writes
+// the responses pending and waits for the next request at most the idle
+// timeout; a head begun must be complete within the header timeout. It
+// closes the connection and returns false when that ends it.
+func (c *fastConn) read() bool {
+	if c.r == c.w {
+		if !c.flush() {
+			c.nc.Close()
+			return false
+		}
+		c.r, c.w = 0, 0
+		c.inHead = false
+		c.setIdleDeadline()
+		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
+			c.nc.Close()
+			return false
+		}
+	} else if !c.inHead {
+		c.setHeadDeadline()
+	}
+	if c.w == len(c.rbuf) {
+		if c.r > 0 {
+			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+			c.r = 0
+		} else {
+			grown := make([]byte, min(2*len(c.rbuf), c.f.maxHead+fastReadBuf))
+			c.w = copy(grown, c.rbuf[c.r:c.w])
+			c.rbuf = grown
+		}
+	}
+	n, err := c.nc.Read(c.rbuf[c.w:])
+	c.w += n
+	if n == 0 && err != nil {
+		c.nc.Close()
+		return false
+	}
+	return true
+}
+
+// setHeadDeadline gives the head being read the header timeout.
+func (c *fastConn) setHeadDeadline() {
+	c.inHead = true
+	c.readDue = time.Time{}
+	if t := c.f.headerTimeout; t > 0 {
+		_ = c.nc.SetReadDeadline(time.Now().Add(t))
+	}
+}
+
+// setIdleDeadline lets the connection wait the idle timeout for a
+// request, give or take an eighth of it (at most a second).
+func (c *fastConn) setIdleDeadline() {
+	t := c.f.idleTimeout
+	if t <= 0 {
+		_ = c.nc.SetReadDeadline(time.Time{})
+		return
+	}
+	now := time.Now()
+	if due := now.Add(t); due.Sub(c.readDue) > slack(t) {
+		_ = c.nc.SetReadDeadline(due)
+		c.readDue = due
+	}
+}
+
+// slack is how far a deadline of timeout t may be left behind.
+func slack(t time.Duration) time.Duration { return min(t/8, time.Second) }
+
+// answer writes the response to head if it is a plain hit, and reports
+// whether it was.
+func (c *fastConn) answer(head *h1Head) bool {
+	s := c.f.s
+	if head.rawPath {
+		u, err := url.ParseRequestURI(head.target)
+		if err != nil {
+			return false
+		}
+		c.url = *u
+	} else {
+		c.url = url.URL{Path: head.path, RawQuery: head.query, ForceQuery: head.hasQ && head.query == ""}
+	}
+	c.req = http.Request{
+		Method:     head.method,
+		URL:        &c.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     c.hdr,
+		Body:       http.NoBody,
+		Host:       head.host,
+		RemoteAddr: c.remote,
+		RequestURI: head.target,
+		Close:      head.close,
+	}
+	now := s.now()
+	rq := &c.rq
+	*rq = Request{In: &c.req, Start: now}
+	obj := s.plainHit(rq, now)
+	if obj == nil {
+		return false
+	}
+	rq.status.hit = true
+	rq.status.setTTL(ttl(&obj.Meta, now))
+	rq.Result = "hit"
+	h1 := s.hitMemo(rq, obj, now).H1
+	s.lm.h1.Inc()
+	s.m.inflight.Inc()
+	rq.Code = obj.Meta.Status
+	if head.close {
+		c.wbuf = append(c.wbuf, h1[:len(h1)-2]...)
+		c.wbuf = append(c.wbuf, "Connection: close\r\n\r\n"...)
+	} else {
+		c.wbuf = append(c.wbuf, h1...)
+	}
+	if head.method == http.MethodGet {
+		c.writeBody(obj.Body)
+		rq.BodyBytes = int64(len(obj.Body))
+	}
+	s.finish(rq)
+	return true
+}
+
+// writeBody queues b after the head just queued: copied when small, else
+// written from where it is, in the same system call.
+func (c *fastConn) writeBody(b []byte) {
+	if len(b) <= fastCopyMax {
+		c.wbuf = append(c.wbuf, b...)
+		return
+	}
+	c.out = append(c.out, c.wbuf[c.wmark:], b)
+	c.wmark = len(c.wbuf)
+}
+
+// flush writes what is queued, in one system call when it can.
+func (c *fastConn) flush() bool {
+	if c.wmark < len(c.wbuf) {
+		c.out = append(c.out, c.wbuf[c.wmark:])
+	}
+	if len(c.out) == 0 {
+		return true
+	}
+	if t := c.f.writeTimeout; t > 0 {
+		if due := time.Now().Add(t); due.Sub(c.writeDue) > slack(t) {
+			_ = c.nc.SetWriteDeadline(due)
+			c.writeDue = due
+		}
+	}
+	bufs := c.out
+	_, err := bufs.WriteTo(c.nc)
+	clear(c.out) // drop the references to bodies
+	c.out = c.out[:0]
+	c.wmark = 0
+	if cap(c.wbuf) > fastWriteCap {
+		c.wbuf = make([]byte, 0, fastReadBuf)
+	} else {
+		c.wbuf = c.wbuf[:0]
+	}
+	return err == nil
+}

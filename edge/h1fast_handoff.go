@@ -1,0 +1,78 @@
+package edge
+
+import (
+	"net"
+	"sync"
+)
+
+// handoffListener is how the HTTP/1.1 fast path passes connections to
+// net/http: Accept returns the connections given to it, each replaying
+// the bytes the fast path read but did not answer. It never touches a
+// socket of its own.
+type handoffListener struct {
+	addr  net.Addr
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newHandoffListener(addr net.Addr) *handoffListener {
+	return &handoffListener{addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// Accept returns the next connection handed off, or net.ErrClosed once
+// the listener is closed.
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close makes Accept and give fail from now on.
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr is the address of the fast path's listener.
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// give hands c to whoever Accepts; false if the listener is closed, and
+// c is then the caller's to close.
+func (l *handoffListener) give(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// prefixConn is a connection whose first reads return prefix: the bytes
+// the fast path had read before it handed the connection off.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite half-closes a TCP connection; net/http does it before
+// closing after an error response, so that the client reads the response
+// before a reset.
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

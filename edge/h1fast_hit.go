@@ -1,0 +1,133 @@
+package edge
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/popcache/popcache/cache"
+)
+
+// plainHit returns the object that answers rq as a plain fresh hit from
+// memory, or nil when rq needs more of the pipeline than that; it writes
+// nothing. It runs the phases of [Server.ServeHTTP] that a hit goes
+// through, and gives up wherever ServeHTTP would do anything else: a URI
+// over the limit, a loop, no route, an HTTPS redirect, a route that does
+// not cache, anything but a fresh hit (misses, stale objects, hit-for-miss,
+// purged objects), a body on disk or still arriving, request
+// Cache-Control or Pragma, a conditional or a Range, a status without a
+// body, or a stored response without Content-Type (net/http would sniff
+// one). Its callers serve nil through ServeHTTP, which runs every phase
+// again: so an answer from here is always the one ServeHTTP would give.
+func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
+	r := rq.In
+	h := r.Header
+	if len(r.RequestURI) > s.maxURI || len(h["Cache-Control"]) > 0 || len(h["Pragma"]) > 0 ||
+		len(h["Range"]) > 0 || hasConditional(h) || s.checkLoop(r) != nil {
+		return nil
+	}
+	rt := s.table.Match(r.Host, r.URL.Path)
+	if rt == nil || !rt.Policy.Enabled {
+		return nil
+	}
+	if rh := s.https[rt.Name]; rh != nil && rh.redirect {
+		return nil
+	}
+	rq.Route = rt
+	rq.Key = s.key(rq)
+	obj, outcome := s.store.Lookup(rq.Key, h, now)
+	obj, outcome = s.store.FilterPurged(rq.Key, obj, outcome, r, rt.Key)
+	if outcome != cache.Found || !obj.InMemory() || !obj.Meta.IsFresh(now) ||
+		!bodyAllowed(obj.Meta.Status) || len(obj.Meta.Header["Content-Type"]) == 0 {
+		return nil
+	}
+	return obj
+}
+
+// bodyAllowed reports whether a response with status code may have a
+// body (RFC 9110 §6.4.1).
+func bodyAllowed(code int) bool {
+	return code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified
+}
+
+// appendH1Head appends the HTTP/1.1 response head of a plain hit on obj,
+// which is in memory: its status line, the stored fields with Age and
+// Cache-Status as given and Content-Length set to the body's length, but
+// those in strip, in the order and form net/http writes them (sorted, line
+// breaks in values made spaces, values trimmed, invalid names skipped),
+// then the empty line.
+func appendH1Head(dst []byte, obj *cache.Object, age, cacheStatus, strip []string) []byte {
+	m := &obj.Meta
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	dst = append(dst, ' ')
+	if text := http.StatusText(m.Status); text != "" {
+		dst = append(dst, text...)
+	} else {
+		dst = append(dst, "status code "...)
+		dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	}
+	dst = append(dst, "\r\n"...)
+
+	keys := make([]string, 0, len(m.Header)+3)
+	for k := range m.Header {
+		if !framingField(k) && !slices.Contains(strip, k) && httpguts.ValidHeaderFieldName(k) {
+			keys = append(keys, k)
+		}
+	}
+	keys = append(keys, "Age", "Cache-Status", "Content-Length")
+	slices.Sort(keys)
+	contentLength := []string{strconv.Itoa(len(obj.Body))}
+	for _, k := range keys {
+		vs := m.Header[k]
+		switch k {
+		case "Age":
+			vs = age
+		case "Cache-Status":
+			vs = cacheStatus
+		case "Content-Length":
+			vs = contentLength
+		}
+		for _, v := range vs {
+			dst = append(dst, k...)
+			dst = append(dst, ": "...)
+			dst = appendFieldValue(dst, v)
+			dst = append(dst, "\r\n"...)
+		}
+	}
+	return append(dst, "\r\n"...)
+}
+
+// framingField reports whether k is a field the fast path writes itself
+// or that must never come from a stored header: the hop-by-hop fields,
+// Content-Length, Age and Cache-Status.
+func framingField(k string) bool {
+	switch k {
+	case "Content-Length", "Age", "Cache-Status":
+		return true
+	}
+	return slices.Contains(hopHeaders[:], k)
+}
+
+// appendFieldValue appends v trimmed of spaces and tabs, its CR and LF
+// made spaces, as net/http writes a field value.
+func appendFieldValue(dst []byte, v string) []byte {
+	i, j := 0, len(v)
+	for i < j && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n') {
+		i++
+	}
+	for j > i && (v[j-1] == ' ' || v[j-1] == '\t' || v[j-1] == '\r' || v[j-1] == '\n') {
+		j--
+	}
+	for k := i; k < j; k++ {
+		c := v[k]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}

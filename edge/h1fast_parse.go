@@ -1,0 +1,229 @@
+package edge
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// h1Head is a request head accepted by parseH1Head: a plain HTTP/1.1 GET
+// or HEAD without a body, in origin form. Every string is a substring of
+// one copy of the head.
+type h1Head struct {
+	method string // http.MethodGet or http.MethodHead
+	target string // the request-target
+	path   string // target before '?'
+	query  string // target after '?', raw
+	// rawPath is set when path holds bytes that url.URL would keep
+	// escaped (a '%', or a reserved byte): it must be parsed by net/url.
+	rawPath bool
+	hasQ    bool // target had a '?'
+	host    string
+	close   bool // Connection: close
+	n       int  // bytes of the head, its final CRLF included
+}
+
+// parseResult is what parseH1Head made of a buffer.
+type parseResult int
+
+const (
+	parseOK      parseResult = iota
+	parseMore                // the head is not complete yet
+	parseHandoff             // anything the fast path does not take
+)
+
+// parseH1Head parses the request head at the start of b into h's header
+// map (cleared first), with vals as the arena of field values.
+//
+// It accepts only the narrow form the fast path answers, and a form that
+// net/http would parse to the very same request: "GET" or "HEAD", an
+// origin-form target of visible ASCII, "HTTP/1.1", CRLF line ends, token
+// field names, field values free of control bytes, exactly one valid
+// Host, and no Content-Length, Transfer-Encoding, Expect, Upgrade or
+// HTTP2-Settings, and no Connection option but close or keep-alive.
+// Anything else is parseHandoff, as early as the bytes tell: net/http
+// then parses it again and answers it, errors and limits included, so
+// nothing strict is done here twice. Host is kept out of the map, as
+// net/http does.
+func parseH1Head(b []byte, hdr http.Header, vals []string) (head h1Head, _ []string, res parseResult) {
+	// The request line decides early: an h2c preface, another method or
+	// version never waits for more bytes.
+	switch {
+	case bytes.HasPrefix(b, []byte("GET ")):
+		head.method = http.MethodGet
+	case bytes.HasPrefix(b, []byte("HEAD ")):
+		head.method = http.MethodHead
+	case len(b) < 5 && (bytes.HasPrefix([]byte("GET "), b) || bytes.HasPrefix([]byte("HEAD "), b)):
+		return head, vals, parseMore
+	default:
+		return head, vals, parseHandoff
+	}
+	end := headEnd(b)
+	switch end {
+	case -1:
+		return head, vals, parseMore
+	case -2:
+		return head, vals, parseHandoff
+	}
+	head.n = end
+	s := string(b[:end]) // the one copy every field is cut from
+	line, rest, _ := strings.Cut(s, "\r\n")
+	if !parseRequestLine(line, &head) {
+		return head, vals, parseHandoff
+	}
+	clear(hdr)
+	vals = vals[:0]
+	hosts := 0
+	for rest != "\r\n" {
+		line, rest, _ = strings.Cut(rest, "\r\n")
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !validToken(name) || !validFieldValue(value) {
+			return head, vals, parseHandoff
+		}
+		value = strings.Trim(value, " \t")
+		key := canonicalKey(name)
+		switch key {
+		case "Host":
+			hosts++
+			if hosts > 1 || !httpguts.ValidHostHeader(value) {
+				return head, vals, parseHandoff
+			}
+			head.host = value
+			continue
+		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
+			return head, vals, parseHandoff
+		case "Connection":
+			if !connectionOptions(value, &head) {
+				return head, vals, parseHandoff
+			}
+		}
+		if old := hdr[key]; old != nil {
+			hdr[key] = append(old, value) // a repeated field: copies, old is capped
+			continue
+		}
+		vals = append(vals, value)
+		hdr[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	if hosts != 1 {
+		return head, vals, parseHandoff
+	}
+	return head, vals, parseOK
+}
+
+// headEnd returns the length of the head at the start of b (through the
+// empty line), -1 if it is not complete, or -2 if a line ends in a bare
+// LF (net/http tolerates it; the fast path does not).
+func headEnd(b []byte) int {
+	for off := 0; ; {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 {
+			return -1
+		}
+		i += off
+		if i == 0 || b[i-1] != '\r' {
+			return -2
+		}
+		if i == off+1 && off > 0 { // "\r\n" alone: the empty line
+			return i + 1
+		}
+		off = i + 1
+	}
+}
+
+// parseRequestLine fills head's target fields from "METHOD SP target SP
+// HTTP/1.1"; the method was checked by the caller.
+func parseRequestLine(line string, head *h1Head) bool {
+	rest := line[len(head.method)+1:]
+	target, proto, ok := strings.Cut(rest, " ")
+	if !ok || proto != "HTTP/1.1" || target == "" || target[0] != '/' {
+		return false
+	}
+	head.target = target
+	path := target
+	for i := 0; i < len(target); i++ {
+		c := target[i]
+		if c <= ' ' || c >= 0x7f || c == '#' {
+			return false
+		}
+		if c == '?' && !head.hasQ {
+			head.hasQ = true
+			path, head.query = target[:i], target[i+1:]
+			continue
+		}
+		if !head.hasQ && !plainPathByte(c) {
+			head.rawPath = true
+		}
+	}
+	head.path = path
+	return true
+}
+
+// plainPathByte reports whether c stands for itself in a URL path: net/url
+// neither unescapes nor escapes it, so the path is its own EscapedPath.
+func plainPathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '~', '$', '&', '+', ',', '/', ':', ';', '=', '@':
+		return true
+	}
+	return false
+}
+
+// connectionOptions accepts a Connection value of close and keep-alive
+// options only, noting close.
+func connectionOptions(v string, head *h1Head) bool {
+	for v != "" {
+		var opt string
+		opt, v, _ = strings.Cut(v, ",")
+		switch opt = strings.Trim(opt, " \t"); {
+		case strings.EqualFold(opt, "close"):
+			head.close = true
+		case strings.EqualFold(opt, "keep-alive"), opt == "":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is a non-empty RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !httpguts.IsTokenRune(rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether v has no control byte but HTAB.
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalKey returns name in net/http's canonical form, without
+// allocating when it already is in that form or is a common field name.
+func canonicalKey(name string) string {
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if (upper && 'a' <= c && c <= 'z') || (!upper && 'A' <= c && c <= 'Z') {
+			return http.CanonicalHeaderKey(name)
+		}
+		upper = c == '-'
+	}
+	return name
+}

@@ -1,0 +1,284 @@
+package edge
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/popcache/popcache/conf"
+)
+
+// fastOrigin serves the objects the fast path tests read, dated by clk.
+func fastOrigin(clk *clock, fetches *counter) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.inc(r.URL.Path)
+		h := w.Header()
+		h.Set("Date", clk.Now().UTC().Format(http.TimeFormat))
+		h.Set("Cache-Control", "max-age=600")
+		h.Set("Content-Type", "text/plain")
+		body := "body of " + r.URL.RequestURI()
+		switch r.URL.Path {
+		case "/nocontenttype":
+			h["Content-Type"] = nil // net/http sends none
+		case "/tagged":
+			h.Set("Surrogate-Key", "a b")
+		case "/big":
+			body = strings.Repeat("0123456789abcdef", 100<<10/16)
+		case "/nostore":
+			h.Set("Cache-Control", "no-store")
+		case "/gone":
+			w.WriteHeader(http.StatusNotFound)
+		}
+		io.WriteString(w, body)
+	})
+}
+
+// startFastPair starts two edges with the same config and clock in front
+// of one origin: fast with the HTTP/1.1 fast path, slow with net/http
+// alone.
+func startFastPair(t *testing.T, extra string) (fast, slow *node, fetches *counter) {
+	t.Helper()
+	clk := newClock()
+	fetches = &counter{}
+	o := httptest.NewServer(fastOrigin(clk, fetches))
+	t.Cleanup(o.Close)
+	doc := fmt.Sprintf("[[origins]]\nname = \"o\"\nservers = [{ url = %q }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n%s", o.URL, extra)
+	parse := func() *conf.Config {
+		cfg, err := conf.Parse("test.toml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	fast, _ = launch(t, parse(), o, clk)
+	slow, _ = launchWith(t, parse(), o, clk, func(s *Server) { s.noFastPath = true })
+	return fast, slow, fetches
+}
+
+// rawExchange writes req on c and reads one response: its head verbatim and
+// its body (none for HEAD).
+func rawExchange(t *testing.T, c net.Conn, br *bufio.Reader, req string) (head, body string) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	return readResponse(t, br, strings.HasPrefix(req, "HEAD "))
+}
+
+// readResponse reads one response with a Content-Length framed body.
+func readResponse(t *testing.T, br *bufio.Reader, isHead bool) (head, body string) {
+	t.Helper()
+	var sb strings.Builder
+	n := 0
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading head after %q: %v", sb.String(), err)
+		}
+		sb.WriteString(line)
+		if line == "\r\n" {
+			break
+		}
+		if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if isHead {
+		return sb.String(), ""
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		t.Fatalf("reading a %d-byte body: %v", n, err)
+	}
+	return sb.String(), string(b)
+}
+
+func dial(t *testing.T, n *node) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, bufio.NewReader(c)
+}
+
+// TestFastPathAnswersAsNetHTTP sends the same requests to an edge with
+// the fast path and one without, and requires the same bytes back: the
+// fast path must be invisible but for speed. It also checks which
+// requests the fast path kept and which it handed to net/http.
+func TestFastPathAnswersAsNetHTTP(t *testing.T) {
+	fast, slow, _ := startFastPair(t, "")
+	tests := []struct {
+		name, path, req string
+		fast            bool // answered without a handoff
+	}{
+		{"GET", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"HEAD", "/plain", "HEAD /plain HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"lower-case names and more fields", "/plain", "GET /plain HTTP/1.1\r\nhost: a.test\r\nuser-agent: t\r\naccept: */*\r\n\r\n", true},
+		{"Connection: close", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", true},
+		{"query", "/q?a=1&b", "GET /q?a=1&b HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"escaped path", "/e%20x", "GET /e%20x HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"tag header stripped", "/tagged", "GET /tagged HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"100 KiB body", "/big", "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"404 stored", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
+		{"no Content-Type: net/http sniffs", "/nocontenttype", "GET /nocontenttype HTTP/1.1\r\nHost: a.test\r\n\r\n", false},
+		{"conditional", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-Modified-Since: " + time.Now().Add(time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", false},
+		{"range", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", false},
+		{"request Cache-Control", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\n\r\n", false},
+		{"HTTP/1.0", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\n\r\n", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, n := range []*node{fast, slow} {
+				n.get(tt.path, "Host", "a.test") // fill
+				n.get(tt.path, "Host", "a.test")
+			}
+			before := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")
+			fc, fbr := dial(t, fast)
+			sc, sbr := dial(t, slow)
+			fh, fb := rawExchange(t, fc, fbr, tt.req)
+			sh, sb := rawExchange(t, sc, sbr, tt.req)
+			if fh != sh || fb != sb {
+				t.Errorf("fast path answered\n%s(%d body bytes)\nnet/http answered\n%s(%d body bytes)", fh, len(fb), sh, len(sb))
+			}
+			handoffs := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total") - before
+			if want := map[bool]float64{true: 0, false: 1}[tt.fast]; handoffs != want {
+				t.Errorf("%v handoffs, want %v", handoffs, want)
+			}
+		})
+	}
+}
+
+// TestFastPathPipelining sends three requests in one write: a hit, a
+// miss and a hit. The first is answered by the fast path, which then
+// hands the connection to net/http with the rest unread; all three
+// answers come back in order.
+func TestFastPathPipelining(t *testing.T) {
+	fast, _, fetches := startFastPair(t, "")
+	fast.get("/a", "Host", "a.test")
+	c, br := dial(t, fast)
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	if _, err := io.WriteString(c, req+"GET /b HTTP/1.1\r\nHost: a.test\r\n\r\n"+req); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"body of /a", "body of /b", "body of /a"} {
+		head, body := readResponse(t, br, false)
+		if body != want || !strings.HasPrefix(head, "HTTP/1.1 200 ") {
+			t.Fatalf("response %d: %q %q, want body %q", i, head, body, want)
+		}
+	}
+	if got := fetches.get("/a") + fetches.get("/b"); got != 2 {
+		t.Errorf("%d origin fetches, want 2", got)
+	}
+	if got := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total"); got < 1 {
+		t.Errorf("%v handoffs, want at least the pipelined miss's", got)
+	}
+}
+
+// TestFastPathKeepAlive answers many hits on one connection, never
+// handing it off, with the metrics counting each.
+func TestFastPathKeepAlive(t *testing.T) {
+	fast, _, _ := startFastPair(t, "")
+	fast.get("/k", "Host", "a.test")
+	before := gatheredValue(t, fast.reg, "popcache_requests_total", "cache", "hit")
+	handoffs := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")
+	c, br := dial(t, fast)
+	const n = 50
+	for i := range n {
+		if _, body := rawExchange(t, c, br, "GET /k HTTP/1.1\r\nHost: a.test\r\n\r\n"); body != "body of /k" {
+			t.Fatalf("request %d: body %q", i, body)
+		}
+	}
+	if got := gatheredValue(t, fast.reg, "popcache_requests_total", "cache", "hit") - before; got != n {
+		t.Errorf("%v hits counted, want %d", got, n)
+	}
+	if got := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total"); got != handoffs {
+		t.Errorf("handoffs went from %v to %v", handoffs, got)
+	}
+}
+
+// TestFastPathLimits checks that the fast path keeps the configured
+// limits: a head over max_header_bytes gets net/http's 431, a URI over
+// max_uri_bytes the pipeline's 414, a head cut short is dropped after
+// read_header_timeout, and an idle connection after idle_timeout.
+func TestFastPathLimits(t *testing.T) {
+	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\nmax_uri_bytes = \"1KiB\"\nread_header_timeout = \"300ms\"\nidle_timeout = \"300ms\"\n")
+	fast.get("/l", "Host", "a.test")
+
+	t.Run("header too large", func(t *testing.T) {
+		resp := fast.raw("GET /l HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n")
+		if !strings.HasPrefix(resp, "HTTP/1.1 431 ") {
+			t.Errorf("got %.80q, want 431", resp)
+		}
+	})
+	t.Run("URI too long", func(t *testing.T) {
+		resp := fast.raw("GET /l?" + strings.Repeat("q", 2<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		if !strings.HasPrefix(resp, "HTTP/1.1 414 ") {
+			t.Errorf("got %.80q, want 414", resp)
+		}
+	})
+	for _, tt := range []struct{ name, send string }{
+		{"head cut short", "GET /l HTTP/1.1\r\nHost: a.test\r\n"},
+		{"idle after a hit", "GET /l HTTP/1.1\r\nHost: a.test\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, br := dial(t, fast)
+			c.SetDeadline(time.Now().Add(10 * time.Second)) // far beyond the 300ms the edge allows
+			io.WriteString(c, tt.send)
+			if strings.HasSuffix(tt.send, "\r\n\r\n") {
+				readResponse(t, br, false)
+			}
+			if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+				t.Errorf("read %q, %v; want the edge to close the connection", b, err)
+			}
+		})
+	}
+}
+
+// TestFastPathShutdown checks that stopping the node closes an idle
+// keep-alive connection the fast path holds, at once rather than after
+// the idle timeout or the shutdown timeout.
+func TestFastPathShutdown(t *testing.T) {
+	clk := newClock()
+	o := httptest.NewServer(fastOrigin(clk, &counter{}))
+	t.Cleanup(o.Close)
+	cfg, err := conf.Parse("test.toml", []byte(fmt.Sprintf(`
+[server]
+idle_timeout = "10m"
+shutdown_timeout = "10m"
+[[origins]]
+name = "o"
+servers = [{ url = %q }]
+[[routes]]
+name = "all"
+origin = "o"
+`, o.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, stop := launch(t, cfg, o, clk)
+	n.get("/s", "Host", "a.test")
+	c, br := dial(t, n)
+	rawExchange(t, c, br, "GET /s HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+		t.Errorf("read %q, %v; want the connection closed", b, err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(time.Minute):
+		t.Fatal("the node did not stop")
+	}
+}
