@@ -45,8 +45,10 @@ type ServeMemo struct {
 	// Age and CacheStatus are the header lines of a plain hit.
 	Age, CacheStatus []string
 	// H1 is the whole HTTP/1.1 response head of a plain hit, status line
-	// to the empty line, when a server made one (an object in memory).
-	H1 []byte
+	// to the empty line, when a server made one (an object in memory);
+	// H1NotModified is the head of the 304 answering a client's matching
+	// conditional.
+	H1, H1NotModified []byte
 }
 
 // bodySource is a body that is not (wholly) in memory.

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"runtime/debug"
 	"time"
+
+	"github.com/popcache/popcache/cache"
 )
 
 const (
@@ -200,17 +202,21 @@ func (c *fastConn) answer(head *h1Head) bool {
 	rq.status.hit = true
 	rq.status.setTTL(ttl(&obj.Meta, now))
 	rq.Result = "hit"
-	h1 := s.hitMemo(rq, obj, now).H1
+	memo := s.hitMemo(rq, obj, now)
+	h1, code := memo.H1, obj.Meta.Status
+	if code == http.StatusOK && hasConditional(c.hdr) && cache.NotModified(c.hdr, &obj.Meta) {
+		h1, code = memo.H1NotModified, http.StatusNotModified
+	}
 	s.lm.h1.Inc()
 	s.m.inflight.Inc()
-	rq.Code = obj.Meta.Status
+	rq.Code = code
 	if head.close {
 		c.wbuf = append(c.wbuf, h1[:len(h1)-2]...)
 		c.wbuf = append(c.wbuf, "Connection: close\r\n\r\n"...)
 	} else {
 		c.wbuf = append(c.wbuf, h1...)
 	}
-	if head.method == http.MethodGet {
+	if head.method == http.MethodGet && code != http.StatusNotModified {
 		c.writeBody(obj.Body)
 		rq.BodyBytes = int64(len(obj.Body))
 	}

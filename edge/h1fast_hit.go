@@ -17,16 +17,16 @@ import (
 // through, and gives up wherever ServeHTTP would do anything else: a URI
 // over the limit, a loop, no route, an HTTPS redirect, a route that does
 // not cache, anything but a fresh hit (misses, stale objects, hit-for-miss,
-// purged objects), a body on disk or still arriving, request
-// Cache-Control or Pragma, a conditional or a Range, a status without a
-// body, or a stored response without Content-Type (net/http would sniff
-// one). Its callers serve nil through ServeHTTP, which runs every phase
-// again: so an answer from here is always the one ServeHTTP would give.
+// purged objects), a body on disk or still arriving, a Range, a status
+// without a body, or a stored response without Content-Type (net/http
+// would sniff one). (Request Cache-Control and Pragma change nothing for
+// a fresh object: see serveStored.) Its callers serve nil through
+// ServeHTTP, which runs every phase again: so an answer from here is
+// always the one ServeHTTP would give.
 func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	r := rq.In
 	h := r.Header
-	if len(r.RequestURI) > s.maxURI || len(h["Cache-Control"]) > 0 || len(h["Pragma"]) > 0 ||
-		len(h["Range"]) > 0 || hasConditional(h) || s.checkLoop(r) != nil {
+	if len(r.RequestURI) > s.maxURI || len(h["Range"]) > 0 || s.checkLoop(r) != nil {
 		return nil
 	}
 	rt := s.table.Match(r.Host, r.URL.Path)
@@ -54,31 +54,36 @@ func bodyAllowed(code int) bool {
 }
 
 // appendH1Head appends the HTTP/1.1 response head of a plain hit on obj,
-// which is in memory: its status line, the stored fields with Age and
-// Cache-Status as given and Content-Length set to the body's length, but
-// those in strip, in the order and form net/http writes them (sorted, line
-// breaks in values made spaces, values trimmed, invalid names skipped),
-// then the empty line.
-func appendH1Head(dst []byte, obj *cache.Object, age, cacheStatus, strip []string) []byte {
+// which is in memory, answered with status code (the stored status, or a
+// 304): the status line, the stored fields with Age and Cache-Status as
+// given and Content-Length set to the body's length, but those in strip,
+// in the order and form net/http writes them (sorted, line breaks in
+// values made spaces, values trimmed, invalid names skipped; a 304 without
+// Content-Type and Content-Length), then the empty line.
+func appendH1Head(dst []byte, obj *cache.Object, code int, age, cacheStatus, strip []string) []byte {
 	m := &obj.Meta
 	dst = append(dst, "HTTP/1.1 "...)
-	dst = strconv.AppendInt(dst, int64(m.Status), 10)
+	dst = strconv.AppendInt(dst, int64(code), 10)
 	dst = append(dst, ' ')
-	if text := http.StatusText(m.Status); text != "" {
+	if text := http.StatusText(code); text != "" {
 		dst = append(dst, text...)
 	} else {
 		dst = append(dst, "status code "...)
-		dst = strconv.AppendInt(dst, int64(m.Status), 10)
+		dst = strconv.AppendInt(dst, int64(code), 10)
 	}
 	dst = append(dst, "\r\n"...)
 
 	keys := make([]string, 0, len(m.Header)+3)
 	for k := range m.Header {
-		if !framingField(k) && !slices.Contains(strip, k) && httpguts.ValidHeaderFieldName(k) {
+		if !framingField(k) && !slices.Contains(strip, k) && httpguts.ValidHeaderFieldName(k) &&
+			(code != http.StatusNotModified || k != "Content-Type") {
 			keys = append(keys, k)
 		}
 	}
-	keys = append(keys, "Age", "Cache-Status", "Content-Length")
+	keys = append(keys, "Age", "Cache-Status")
+	if code != http.StatusNotModified {
+		keys = append(keys, "Content-Length")
+	}
 	slices.Sort(keys)
 	contentLength := []string{strconv.Itoa(len(obj.Body))}
 	for _, k := range keys {

@@ -23,6 +23,7 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 		h.Set("Date", clk.Now().UTC().Format(http.TimeFormat))
 		h.Set("Cache-Control", "max-age=600")
 		h.Set("Content-Type", "text/plain")
+		h.Set("ETag", `"x"`)
 		body := "body of " + r.URL.RequestURI()
 		switch r.URL.Path {
 		case "/nocontenttype":
@@ -131,9 +132,14 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"100 KiB body", "/big", "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
 		{"404 stored", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
 		{"no Content-Type: net/http sniffs", "/nocontenttype", "GET /nocontenttype HTTP/1.1\r\nHost: a.test\r\n\r\n", false},
-		{"conditional", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-Modified-Since: " + time.Now().Add(time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", false},
+		{"If-Modified-Since matching: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-Modified-Since: " + time.Now().Add(time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
+		{"If-None-Match matching: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: W/\"p\", \"x\"\r\n\r\n", true},
+		{"If-None-Match not matching: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: \"y\"\r\n\r\n", true},
+		{"HEAD with a matching conditional", "/plain", "HEAD /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},
+		{"conditional on a 404", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},
 		{"range", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", false},
-		{"request Cache-Control", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\n\r\n", false},
+		{"reload: request Cache-Control and Pragma", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\nPragma: no-cache\r\n\r\n", true},
+		{"request no-store", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: no-store\r\n\r\n", true},
 		{"HTTP/1.0", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\n\r\n", false},
 	}
 	for _, tt := range tests {
@@ -147,6 +153,9 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 			sc, sbr := dial(t, slow)
 			fh, fb := rawExchange(t, fc, fbr, tt.req)
 			sh, sb := rawExchange(t, sc, sbr, tt.req)
+			if strings.HasSuffix(tt.name, ": 304") && !strings.HasPrefix(fh, "HTTP/1.1 304 ") {
+				t.Errorf("got %q, want a 304", fh)
+			}
 			if fh != sh || fb != sb {
 				t.Errorf("fast path answered\n%s(%d body bytes)\nnet/http answered\n%s(%d body bytes)", fh, len(fb), sh, len(sb))
 			}

@@ -119,7 +119,8 @@ func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time) *cache.S
 	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
 	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
 	if obj.InMemory() {
-		m.H1 = appendH1Head(make([]byte, 0, 512), obj, m.Age, m.CacheStatus, s.strip)
+		m.H1 = appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, m.Age, m.CacheStatus, s.strip)
+		m.H1NotModified = appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, m.Age, m.CacheStatus, s.strip)
 	}
 	obj.Memo.Store(m)
 	return m
