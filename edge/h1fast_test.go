@@ -50,17 +50,21 @@ func startFastPair(t *testing.T, extra string) (fast, slow *node, fetches *count
 	fetches = &counter{}
 	o := httptest.NewServer(fastOrigin(clk, fetches))
 	t.Cleanup(o.Close)
-	doc := fmt.Sprintf("[[origins]]\nname = \"o\"\nservers = [{ url = %q }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n%s", o.URL, extra)
-	parse := func() *conf.Config {
-		cfg, err := conf.Parse("test.toml", []byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg
-	}
-	fast, _ = launch(t, parse(), o, clk)
-	slow, _ = launchWith(t, parse(), o, clk, func(s *Server) { s.noFastPath = true })
+	fast, _ = launch(t, catchAllConfig(t, o, extra), o, clk)
+	slow, _ = launchWith(t, catchAllConfig(t, o, extra), o, clk, func(s *Server) { s.noFastPath = true })
 	return fast, slow, fetches
+}
+
+// catchAllConfig is a config with one cached route for every host to
+// origin o, and extra TOML after it.
+func catchAllConfig(t *testing.T, o *httptest.Server, extra string) *conf.Config {
+	t.Helper()
+	doc := fmt.Sprintf("[[origins]]\nname = \"o\"\nservers = [{ url = %q }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n%s", o.URL, extra)
+	cfg, err := conf.Parse("test.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // rawExchange writes req on c and reads one response: its head verbatim and
@@ -261,20 +265,7 @@ func TestFastPathShutdown(t *testing.T) {
 	clk := newClock()
 	o := httptest.NewServer(fastOrigin(clk, &counter{}))
 	t.Cleanup(o.Close)
-	cfg, err := conf.Parse("test.toml", []byte(fmt.Sprintf(`
-[server]
-idle_timeout = "10m"
-shutdown_timeout = "10m"
-[[origins]]
-name = "o"
-servers = [{ url = %q }]
-[[routes]]
-name = "all"
-origin = "o"
-`, o.URL)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := catchAllConfig(t, o, "[server]\nidle_timeout = \"10m\"\nshutdown_timeout = \"10m\"\n")
 	n, stop := launch(t, cfg, o, clk)
 	n.get("/s", "Host", "a.test")
 	c, br := dial(t, n)
