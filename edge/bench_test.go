@@ -87,7 +87,7 @@ func BenchmarkFastPathAnswer(b *testing.B) {
 	req := []byte("GET /obj HTTP/1.1\r\nHost: " + strings.TrimPrefix(n.url, "http://") + "\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
-		head, vals, res := parseH1Head(req, c.hdr, c.vals)
+		head, vals, res, _ := parseH1Head(req, 0, c.hdr, c.vals)
 		c.vals = vals
 		if res != parseOK || !c.answer(&head) {
 			b.Fatal("not a fast-path hit")

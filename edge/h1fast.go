@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -83,8 +82,7 @@ func (f *fastServer) serve() error {
 			if f.closing.Load() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) {
+			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				// EMFILE and the like: wait, as net/http does, rather than spin.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				f.s.log.Warn("accept failed; retrying", "addr", f.ln.Addr(), "err", err, "wait", backoff)
@@ -95,28 +93,33 @@ func (f *fastServer) serve() error {
 		}
 		backoff = 0
 		c := newFastConn(f, nc)
-		if !f.track(c, true) {
+		if !f.track(c) {
 			nc.Close()
 			return nil
 		}
-		f.wg.Go(c.serve)
+		go c.serve()
 	}
 }
 
-// track adds c to the connections shutdown must stop (add) or removes it;
-// adding fails once shutdown began.
-func (f *fastServer) track(c *fastConn, add bool) bool {
+// track adds c to the connections shutdown stops and waits for, unless
+// shutdown began.
+func (f *fastServer) track(c *fastConn) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !add {
-		delete(f.conns, c)
-		return true
-	}
 	if f.closing.Load() {
 		return false
 	}
 	f.conns[c] = struct{}{}
+	f.wg.Add(1)
 	return true
+}
+
+// forget is track undone, when c's loop ends.
+func (f *fastServer) forget(c *fastConn) {
+	f.mu.Lock()
+	delete(f.conns, c)
+	f.mu.Unlock()
+	f.wg.Done()
 }
 
 // shutdown stops accepting, stops each connection once its current

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,6 +43,9 @@ type fastConn struct {
 	// their timeout: setting one costs a timer update per request.
 	readDue, writeDue time.Time
 	inHead            bool // the read deadline is the current head's
+
+	answered bool // a request was answered here
+	lastHead int  // the length of the last head answered
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -57,7 +61,7 @@ func newFastConn(f *fastServer, nc net.Conn) *fastConn {
 
 // serve answers requests until the connection ends or is handed off.
 func (c *fastConn) serve() {
-	defer c.f.track(c, false)
+	defer c.f.forget(c)
 	defer func() {
 		if p := recover(); p != nil {
 			c.f.s.log.Error("fast path panic; connection closed", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
@@ -67,28 +71,31 @@ func (c *fastConn) serve() {
 	// The first request's head is due within the header timeout of the
 	// connection's opening, as in net/http.
 	c.setHeadDeadline()
+	if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
+		c.nc.Close()
+		return
+	}
+	scan := 0
 	for {
-		head, vals, res := parseH1Head(c.rbuf[c.r:c.w], c.hdr, c.vals)
-		c.vals = vals
-		switch {
-		case res == parseMore && c.w-c.r <= c.f.maxHead:
+		head, vals, res, next := parseH1Head(c.rbuf[c.r:c.w], scan, c.hdr, c.vals)
+		c.vals, scan = vals, next
+		if res == parseMore && c.w-c.r <= c.f.maxHead {
 			if !c.read() {
 				return
 			}
 			continue
-		case res != parseOK || !c.answer(&head):
-			// Anything else, oversized heads included (net/http answers
-			// 431), is net/http's, from this request on.
-			if !c.flush() {
-				c.nc.Close()
-				return
-			}
-			c.f.handoff(c.nc, c.rbuf[c.r:c.w])
+		}
+		if res == parseOK {
+			// While shutting down, the answer closes the connection.
+			head.close = head.close || c.f.closing.Load()
+		}
+		if res != parseOK || !c.answer(&head) {
+			c.giveUp()
 			return
 		}
 		c.r += head.n
-		c.inHead = false
-		if head.close || c.f.closing.Load() {
+		c.inHead, c.answered, c.lastHead, scan = false, true, head.n, 0
+		if head.close {
 			c.flush()
 			c.nc.Close()
 			return
@@ -100,18 +107,36 @@ func (c *fastConn) serve() {
 	}
 }
 
+// giveUp ends the fast path's part: it writes the answers pending and
+// hands the connection, with what it read and did not answer, to net/http,
+// which serves everything else, oversized heads included (431). Except
+// an h2c preface after an answered request: net/http would take it for a
+// new connection's and switch to HTTP/2 mid-connection, where alone it
+// would have refused it; the connection is closed instead.
+func (c *fastConn) giveUp() {
+	unread := c.rbuf[c.r:c.w]
+	if !c.flush() || (c.answered && bytes.HasPrefix(unread, []byte("PRI "))) {
+		c.nc.Close()
+		return
+	}
+	c.f.handoff(c.nc, unread)
+}
+
 // read reads more of a request head. Between requests it first writes
-// the responses pending and waits for the next request at most the idle
+// the responses pending, lets go of what a large last request made the
+// connection keep, and waits for the next request at most the idle
 // timeout; a head begun must be complete within the header timeout. It
 // closes the connection and returns false when that ends it.
 func (c *fastConn) read() bool {
-	if c.r == c.w {
+	if c.r == c.w && !c.inHead {
 		if !c.flush() {
 			c.nc.Close()
 			return false
 		}
 		c.r, c.w = 0, 0
-		c.inHead = false
+		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
+			c.release()
+		}
 		c.setIdleDeadline()
 		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
 			c.nc.Close()
@@ -139,13 +164,28 @@ func (c *fastConn) read() bool {
 	return true
 }
 
-// setHeadDeadline gives the head being read the header timeout.
+// release drops the grown read buffer and every reference into the last
+// head (its fields, the request built from it), so that an idle
+// connection holds a few KiB, not the largest head it was sent.
+func (c *fastConn) release() {
+	c.rbuf = make([]byte, fastReadBuf)
+	clear(c.hdr)
+	clear(c.vals[:cap(c.vals)])
+	c.vals = c.vals[:0]
+	c.req, c.url, c.rq = http.Request{}, url.URL{}, Request{}
+	c.lastHead = 0
+}
+
+// setHeadDeadline gives the head being read the header timeout (none
+// when neither read_header_timeout nor read_timeout is set).
 func (c *fastConn) setHeadDeadline() {
 	c.inHead = true
 	c.readDue = time.Time{}
+	var due time.Time
 	if t := c.f.headerTimeout; t > 0 {
-		_ = c.nc.SetReadDeadline(time.Now().Add(t))
+		due = time.Now().Add(t)
 	}
+	_ = c.nc.SetReadDeadline(due)
 }
 
 // setIdleDeadline lets the connection wait the idle timeout for a
@@ -202,7 +242,7 @@ func (c *fastConn) answer(head *h1Head) bool {
 	rq.status.hit = true
 	rq.status.setTTL(ttl(&obj.Meta, now))
 	rq.Result = "hit"
-	memo := s.hitMemo(rq, obj, now)
+	memo := s.hitMemo(rq, obj, now, true)
 	h1, code := memo.H1, obj.Meta.Status
 	if code == http.StatusOK && hasConditional(c.hdr) && cache.NotModified(c.hdr, &obj.Meta) {
 		h1, code = memo.H1NotModified, http.StatusNotModified

@@ -16,8 +16,9 @@ import (
 // nothing. It runs the phases of [Server.ServeHTTP] that a hit goes
 // through, and gives up wherever ServeHTTP would do anything else: a URI
 // over the limit, a loop, no route, an HTTPS redirect, a route that does
-// not cache, anything but a fresh hit (misses, stale objects, hit-for-miss,
-// purged objects), a body on disk or still arriving, a Range, a status
+// not cache, anything but a fresh hit in the memory tier (misses, stale
+// objects, hit-for-miss, objects a purge rule covers, bodies on disk or
+// still arriving), a Range, a status
 // without a body, or a stored response without Content-Type (net/http
 // would sniff one). (Request Cache-Control and Pragma change nothing for
 // a fresh object: see serveStored.) Its callers serve nil through
@@ -38,10 +39,10 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	}
 	rq.Route = rt
 	rq.Key = s.key(rq)
-	obj, outcome := s.store.Lookup(rq.Key, h, now)
-	obj, outcome = s.store.FilterPurged(rq.Key, obj, outcome, r, rt.Key)
-	if outcome != cache.Found || !obj.InMemory() || !obj.Meta.IsFresh(now) ||
-		!bodyAllowed(obj.Meta.Status) || len(obj.Meta.Header["Content-Type"]) == 0 {
+	// Looked up without counting: a request handed on is looked up again.
+	obj := s.store.PeekMemory(rq.Key, h, now)
+	if obj == nil || !obj.Meta.IsFresh(now) || !bodyAllowed(obj.Meta.Status) ||
+		len(obj.Meta.Header["Content-Type"]) == 0 || s.store.PurgeApplies(obj, r, rt.Key) {
 		return nil
 	}
 	return obj

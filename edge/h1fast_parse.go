@@ -35,7 +35,10 @@ const (
 )
 
 // parseH1Head parses the request head at the start of b into h's header
-// map (cleared first), with vals as the arena of field values.
+// map (cleared first), with vals as the arena of field values. scan is
+// where to resume looking for the head's end: 0 for a new head, else what
+// the last parseMore of this head returned; so a head that trickles in is
+// scanned once, not once per read.
 //
 // It accepts only the narrow form the fast path answers, and a form that
 // net/http would parse to the very same request: "GET" or "HEAD", an
@@ -47,31 +50,32 @@ const (
 // then parses it again and answers it, errors and limits included, so
 // nothing strict is done here twice. Host is kept out of the map, as
 // net/http does.
-func parseH1Head(b []byte, hdr http.Header, vals []string) (head h1Head, _ []string, res parseResult) {
-	// The request line decides early: an h2c preface, another method or
-	// version never waits for more bytes.
+func parseH1Head(b []byte, scan int, hdr http.Header, vals []string) (head h1Head, _ []string, res parseResult, next int) {
+	// The request line decides early: another method or version never
+	// waits for more bytes. The start of "PRI " does, so that the caller
+	// can tell an h2c preface (fastConn.giveUp).
 	switch {
 	case bytes.HasPrefix(b, []byte("GET ")):
 		head.method = http.MethodGet
 	case bytes.HasPrefix(b, []byte("HEAD ")):
 		head.method = http.MethodHead
-	case len(b) < 5 && (bytes.HasPrefix([]byte("GET "), b) || bytes.HasPrefix([]byte("HEAD "), b)):
-		return head, vals, parseMore
+	case len(b) < 5 && (bytes.HasPrefix([]byte("GET "), b) || bytes.HasPrefix([]byte("HEAD "), b) || bytes.HasPrefix([]byte("PRI "), b)):
+		return head, vals, parseMore, 0
 	default:
-		return head, vals, parseHandoff
+		return head, vals, parseHandoff, 0
 	}
-	end := headEnd(b)
+	end, next := headEnd(b, scan)
 	switch end {
 	case -1:
-		return head, vals, parseMore
+		return head, vals, parseMore, next
 	case -2:
-		return head, vals, parseHandoff
+		return head, vals, parseHandoff, 0
 	}
 	head.n = end
 	s := string(b[:end]) // the one copy every field is cut from
 	line, rest, _ := strings.Cut(s, "\r\n")
 	if !parseRequestLine(line, &head) {
-		return head, vals, parseHandoff
+		return head, vals, parseHandoff, 0
 	}
 	clear(hdr)
 	vals = vals[:0]
@@ -80,7 +84,7 @@ func parseH1Head(b []byte, hdr http.Header, vals []string) (head h1Head, _ []str
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || !validToken(name) || !validFieldValue(value) {
-			return head, vals, parseHandoff
+			return head, vals, parseHandoff, 0
 		}
 		value = strings.Trim(value, " \t")
 		key := canonicalKey(name)
@@ -88,15 +92,15 @@ func parseH1Head(b []byte, hdr http.Header, vals []string) (head h1Head, _ []str
 		case "Host":
 			hosts++
 			if hosts > 1 || !httpguts.ValidHostHeader(value) {
-				return head, vals, parseHandoff
+				return head, vals, parseHandoff, 0
 			}
 			head.host = value
 			continue
 		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
-			return head, vals, parseHandoff
+			return head, vals, parseHandoff, 0
 		case "Connection":
 			if !connectionOptions(value, &head) {
-				return head, vals, parseHandoff
+				return head, vals, parseHandoff, 0
 			}
 		}
 		if old := hdr[key]; old != nil {
@@ -107,26 +111,34 @@ func parseH1Head(b []byte, hdr http.Header, vals []string) (head h1Head, _ []str
 		hdr[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
 	if hosts != 1 {
-		return head, vals, parseHandoff
+		return head, vals, parseHandoff, 0
 	}
-	return head, vals, parseOK
+	// As net/http does (RFC 9111 §5.4): Pragma: no-cache without
+	// Cache-Control reads as Cache-Control: no-cache.
+	if p := hdr["Pragma"]; len(p) > 0 && p[0] == "no-cache" && hdr["Cache-Control"] == nil {
+		vals = append(vals, "no-cache")
+		hdr["Cache-Control"] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
+	return head, vals, parseOK, 0
 }
 
 // headEnd returns the length of the head at the start of b (through the
-// empty line), -1 if it is not complete, or -2 if a line ends in a bare
-// LF (net/http tolerates it; the fast path does not).
-func headEnd(b []byte) int {
-	for off := 0; ; {
+// empty line), scanning from from, the start of a line. If the head is
+// not complete it returns -1 and the start of its last, incomplete line,
+// where the next scan resumes; -2 if a line ends in a bare LF (net/http
+// tolerates it; the fast path does not).
+func headEnd(b []byte, from int) (end, next int) {
+	for off := from; ; {
 		i := bytes.IndexByte(b[off:], '\n')
 		if i < 0 {
-			return -1
+			return -1, off
 		}
 		i += off
 		if i == 0 || b[i-1] != '\r' {
-			return -2
+			return -2, 0
 		}
 		if i == off+1 && off > 0 { // "\r\n" alone: the empty line
-			return i + 1
+			return i + 1, 0
 		}
 		off = i + 1
 	}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"maps"
 	"net/http"
 	"net/url"
@@ -34,7 +35,13 @@ func TestParseH1Head(t *testing.T) {
 		{name: "empty value", in: "GET / HTTP/1.1\r\nHost: x\r\nX-E:\r\n\r\n", want: parseOK,
 			method: "GET", target: "/", path: "/", host: "x", hdr: http.Header{"X-E": {""}}},
 
+		{name: "Pragma: no-cache reads as Cache-Control: no-cache", in: "GET / HTTP/1.1\r\nHost: x\r\nPragma: no-cache\r\n\r\n", want: parseOK,
+			method: "GET", target: "/", path: "/", host: "x", hdr: http.Header{"Pragma": {"no-cache"}, "Cache-Control": {"no-cache"}}},
+		{name: "Pragma beside Cache-Control", in: "GET / HTTP/1.1\r\nHost: x\r\nPragma: no-cache\r\nCache-Control: max-age=0\r\n\r\n", want: parseOK,
+			method: "GET", target: "/", path: "/", host: "x", hdr: http.Header{"Pragma": {"no-cache"}, "Cache-Control": {"max-age=0"}}},
+
 		{name: "partial method", in: "GE", want: parseMore},
+		{name: "maybe an h2c preface", in: "PR", want: parseMore},
 		{name: "partial head", in: "GET / HTTP/1.1\r\nHost: x\r\n", want: parseMore},
 		{name: "no bytes", in: "", want: parseMore},
 
@@ -66,7 +73,7 @@ func TestParseH1Head(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hdr := http.Header{"Stale": {"from the last request"}}
-			head, _, res := parseH1Head([]byte(tt.in), hdr, nil)
+			head, _, res, _ := parseH1Head([]byte(tt.in), 0, hdr, nil)
 			if res != tt.want {
 				t.Fatalf("result %v, want %v", res, tt.want)
 			}
@@ -87,14 +94,38 @@ func TestParseH1Head(t *testing.T) {
 	}
 }
 
+// TestParseH1HeadTrickle feeds a head a byte at a time, resuming the
+// scan where the last parseMore left it, as fastConn does: the result is
+// the whole parse's.
+func TestParseH1HeadTrickle(t *testing.T) {
+	in := []byte("GET /t?x HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 22\r\n\r\nGET /next")
+	end := bytes.Index(in, []byte("\r\n\r\n")) + 4
+	scan := 0
+	for i := 0; i < end; i++ {
+		_, _, res, next := parseH1Head(in[:i], scan, http.Header{}, nil)
+		if res != parseMore {
+			t.Fatalf("%d bytes: result %v, want more", i, res)
+		}
+		if next < scan || next > i {
+			t.Fatalf("%d bytes: resume at %d after %d", i, next, scan)
+		}
+		scan = next
+	}
+	hdr := http.Header{}
+	head, _, res, _ := parseH1Head(in, scan, hdr, nil)
+	if res != parseOK || head.n != end || head.target != "/t?x" || hdr.Get("B") != "22" || hdr.Get("A") != "1" {
+		t.Fatalf("result %v, head %+v, header %v", res, head, hdr)
+	}
+}
+
 // TestParseH1HeadReusesArena checks that one request's fields never show
 // through the next's: the map and value arena are reused.
 func TestParseH1HeadReusesArena(t *testing.T) {
 	hdr := http.Header{}
 	var vals []string
-	_, vals, _ = parseH1Head([]byte("GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n"), hdr, vals)
+	_, vals, _, _ = parseH1Head([]byte("GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\n\r\n"), 0, hdr, vals)
 	a := hdr["A"]
-	_, _, _ = parseH1Head([]byte("GET / HTTP/1.1\r\nHost: x\r\nC: 3\r\n\r\n"), hdr, vals)
+	_, _, _, _ = parseH1Head([]byte("GET / HTTP/1.1\r\nHost: x\r\nC: 3\r\n\r\n"), 0, hdr, vals)
 	if len(hdr) != 1 || hdr.Get("C") != "3" {
 		t.Fatalf("second header %v", hdr)
 	}
@@ -119,7 +150,7 @@ func FuzzParseH1Head(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		hdr := http.Header{}
-		head, _, res := parseH1Head(b, hdr, nil)
+		head, _, res, _ := parseH1Head(b, 0, hdr, nil)
 		if res != parseOK {
 			return
 		}

@@ -34,6 +34,8 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 			body = strings.Repeat("0123456789abcdef", 100<<10/16)
 		case "/nostore":
 			h.Set("Cache-Control", "no-store")
+		case "/varycc":
+			h.Set("Vary", "Cache-Control")
 		case "/gone":
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -143,6 +145,7 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"conditional on a 404", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},
 		{"range", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", false},
 		{"reload: request Cache-Control and Pragma", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\nPragma: no-cache\r\n\r\n", true},
+		{"Pragma alone, under Vary: Cache-Control", "/varycc", "GET /varycc HTTP/1.1\r\nHost: a.test\r\nPragma: no-cache\r\n\r\n", false},
 		{"request no-store", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: no-store\r\n\r\n", true},
 		{"HTTP/1.0", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\n\r\n", false},
 	}
@@ -222,39 +225,77 @@ func TestFastPathKeepAlive(t *testing.T) {
 
 // TestFastPathLimits checks that the fast path keeps the configured
 // limits: a head over max_header_bytes gets net/http's 431, a URI over
-// max_uri_bytes the pipeline's 414, a head cut short is dropped after
-// read_header_timeout, and an idle connection after idle_timeout.
+// max_uri_bytes the pipeline's 414.
 func TestFastPathLimits(t *testing.T) {
-	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\nmax_uri_bytes = \"1KiB\"\nread_header_timeout = \"300ms\"\nidle_timeout = \"300ms\"\n")
+	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\nmax_uri_bytes = \"1KiB\"\n")
 	fast.get("/l", "Host", "a.test")
-
-	t.Run("header too large", func(t *testing.T) {
-		resp := fast.raw("GET /l HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n")
-		if !strings.HasPrefix(resp, "HTTP/1.1 431 ") {
-			t.Errorf("got %.80q, want 431", resp)
-		}
-	})
-	t.Run("URI too long", func(t *testing.T) {
-		resp := fast.raw("GET /l?" + strings.Repeat("q", 2<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n")
-		if !strings.HasPrefix(resp, "HTTP/1.1 414 ") {
-			t.Errorf("got %.80q, want 414", resp)
-		}
-	})
-	for _, tt := range []struct{ name, send string }{
-		{"head cut short", "GET /l HTTP/1.1\r\nHost: a.test\r\n"},
-		{"idle after a hit", "GET /l HTTP/1.1\r\nHost: a.test\r\n\r\n"},
-	} {
+	tests := []struct{ name, req, want string }{
+		{"header too large", "GET /l HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n", "HTTP/1.1 431 "},
+		{"URI too long", "GET /l?" + strings.Repeat("q", 2<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n", "HTTP/1.1 414 "},
+	}
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, br := dial(t, fast)
-			c.SetDeadline(time.Now().Add(10 * time.Second)) // far beyond the 300ms the edge allows
-			io.WriteString(c, tt.send)
-			if strings.HasSuffix(tt.send, "\r\n\r\n") {
-				readResponse(t, br, false)
+			if resp := fast.raw(tt.req); !strings.HasPrefix(resp, tt.want) {
+				t.Errorf("got %.80q, want %q", resp, tt.want)
 			}
-			if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+		})
+	}
+}
+
+// TestFastPathTimeouts checks that the fast path closes a connection as
+// net/http would: one whose first head (or a later one, once begun) is
+// not complete within read_header_timeout, however long idle_timeout is;
+// one idle after a request for idle_timeout, however long
+// read_header_timeout is. The client waits far longer than the timeout
+// under test and far less than the other.
+func TestFastPathTimeouts(t *testing.T) {
+	headShort, _, _ := startFastPair(t, "[server]\nread_header_timeout = \"300ms\"\nidle_timeout = \"1h\"\n")
+	idleShort, _, _ := startFastPair(t, "[server]\nread_header_timeout = \"1h\"\nidle_timeout = \"300ms\"\n")
+	hit := "GET /l HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	tests := []struct {
+		name      string
+		n         *node
+		send      []string // written in turn, a response read after each complete request
+		leftovers string   // bytes that may come back before the close
+	}{
+		{"silent new connection", headShort, nil, ""},
+		{"first head cut short", headShort, []string{"GET /l HTTP/1.1\r\nHost: a.test\r\n"}, ""},
+		{"second head cut short", headShort, []string{hit, "GET /l HTTP/1.1\r\n"}, ""},
+		{"idle after a hit", idleShort, []string{hit}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.n.get("/l", "Host", "a.test")
+			c, br := dial(t, tt.n)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			for _, w := range tt.send {
+				io.WriteString(c, w)
+				if strings.HasSuffix(w, "\r\n\r\n") {
+					readResponse(t, br, false)
+				}
+			}
+			if b, err := io.ReadAll(br); err != nil || string(b) != tt.leftovers {
 				t.Errorf("read %q, %v; want the edge to close the connection", b, err)
 			}
 		})
+	}
+}
+
+// TestFastPathNoUpgradeMidConnection sends an h2c preface after a hit on
+// the same connection: net/http alone would refuse it; the fast path must
+// not let the handoff make it look like a new connection's preface.
+func TestFastPathNoUpgradeMidConnection(t *testing.T) {
+	fast, _, _ := startFastPair(t, "")
+	fast.get("/u", "Host", "a.test")
+	c, br := dial(t, fast)
+	rawExchange(t, c, br, "GET /u HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	b, _ := io.ReadAll(br)
+	if len(b) >= 9 && string(b[3:4]) == "\x04" { // a SETTINGS frame header: type 4
+		t.Fatalf("the connection switched to HTTP/2: % x", b[:9])
+	}
+	if strings.HasPrefix(string(b), "HTTP/1.1 200") {
+		t.Fatalf("answered the preface: %q", b)
 	}
 }
 

@@ -23,7 +23,7 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 		h[k] = v
 	}
 	if rq.status.isPlainHit() {
-		m := s.hitMemo(rq, obj, now)
+		m := s.hitMemo(rq, obj, now, false)
 		h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
 	} else {
 		h["Age"] = []string{obj.Meta.AgeHeader(now)}
@@ -108,17 +108,18 @@ func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
 }
 
 // hitMemo returns the Age and Cache-Status lines of a plain hit on obj,
-// and for an object in memory the whole HTTP/1.1 head (h1fast.go), made
-// once per second of its age and shared by that second's hits.
-func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time) *cache.ServeMemo {
+// and with h1 (for the HTTP/1.1 fast path, h1fast.go, on an object in
+// memory) its whole HTTP/1.1 heads, made once per second of its age and
+// shared by that second's hits.
+func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time, h1 bool) *cache.ServeMemo {
 	age := obj.Meta.Age(now) / time.Second
-	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (m.H1 != nil || !obj.InMemory()) {
+	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (!h1 || m.H1 != nil) {
 		return m
 	}
 	h := make(http.Header, 1)
 	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
 	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
-	if obj.InMemory() {
+	if h1 {
 		m.H1 = appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, m.Age, m.CacheStatus, s.strip)
 		m.H1NotModified = appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, m.Age, m.CacheStatus, s.strip)
 	}

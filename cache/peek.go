@@ -1,0 +1,45 @@
+package cache
+
+import (
+	"net/http"
+	"time"
+)
+
+// PeekMemory returns the object the memory tier holds for the primary key
+// and the request header, with its body wholly in memory, or nil. Unlike
+// Lookup it never looks further (fills in progress, disk) and counts
+// nothing: it is for a server's fast path, which hands whatever it does
+// not find here to a path that calls Lookup. It does not judge freshness
+// or purge rules (see PurgeApplies).
+func (s *Store) PeekMemory(key string, req http.Header, now time.Time) *Object {
+	e, ok := s.mem.Get(key)
+	if !ok || now.After(e.until) {
+		return nil
+	}
+	switch e.kind {
+	case kindObject:
+	case kindVaryMarker:
+		if e, ok = s.mem.Get(variantKey(key, e.gen, VaryKey(e.fields, req))); !ok || e.kind != kindObject || now.After(e.until) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	if !e.obj.InMemory() {
+		return nil
+	}
+	e.obj.touch() // the disk copy's CLOCK bit, as Lookup does
+	return e.obj
+}
+
+// PurgeApplies reports whether a purge rule covers obj, as FilterPurged
+// would find, without counting or invalidating anything: a fast path
+// that finds one hands the request to a path that calls FilterPurged.
+func (s *Store) PurgeApplies(obj *Object, r *http.Request, recipe *KeyRecipe) bool {
+	newest := s.purges.newest.Load()
+	if newest == nil || obj.Meta.RequestTime.After(*newest) {
+		return false
+	}
+	mode, _ := s.purges.match(&obj.Meta, r, recipe)
+	return mode != 0
+}
