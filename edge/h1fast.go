@@ -24,9 +24,11 @@ import (
 // one system call, pipelined responses batched. The first request that
 // is anything else (a miss, a POST, an h2c preface, a malformed or
 // oversized head, HTTP/1.0) hands the connection to net/http, replaying
-// the bytes read and not answered: net/http serves it from then on, with
-// every check and every limit it has, so the fast path adds no parsing
-// that could disagree with net/http about a request it answers itself.
+// the bytes read and not answered: net/http answers it with every check
+// and every limit it has, so the fast path adds no parsing that could
+// disagree with net/http about a request it answers itself. Once net/http
+// has answered cleanly, the fast path takes the connection back
+// (h1fast_resume.go).
 
 // fastServer serves one plain listener: hits in its own connection loop,
 // everything else through hs, to which it hands connections over.
@@ -97,7 +99,7 @@ func (f *fastServer) serve() error {
 			nc.Close()
 			return nil
 		}
-		go c.serve()
+		go c.serve(false)
 	}
 }
 
@@ -156,11 +158,7 @@ func (f *fastServer) shutdown(ctx context.Context) {
 func (f *fastServer) handoff(nc net.Conn, unread []byte) {
 	f.s.lm.fastHandoffs.Inc()
 	_ = nc.SetDeadline(time.Time{})
-	var c net.Conn = nc
-	if len(unread) > 0 {
-		c = &prefixConn{Conn: nc, prefix: unread}
-	}
-	if !f.off.give(c) {
+	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f}) {
 		nc.Close()
 	}
 }

@@ -59,8 +59,9 @@ func newFastConn(f *fastServer, nc net.Conn) *fastConn {
 	}
 }
 
-// serve answers requests until the connection ends or is handed off.
-func (c *fastConn) serve() {
+// serve answers requests until the connection ends or is handed off;
+// resumed when net/http gave it back (h1fast_resume.go).
+func (c *fastConn) serve(resumed bool) {
 	defer c.f.forget(c)
 	defer func() {
 		if p := recover(); p != nil {
@@ -68,12 +69,14 @@ func (c *fastConn) serve() {
 			c.nc.Close()
 		}
 	}()
-	// The first request's head is due within the header timeout of the
-	// connection's opening, as in net/http.
-	c.setHeadDeadline()
-	if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
-		c.nc.Close()
-		return
+	if !resumed {
+		// The first request's head is due within the header timeout of
+		// the connection's opening, as in net/http.
+		c.setHeadDeadline()
+		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
+			c.nc.Close()
+			return
+		}
 	}
 	scan := 0
 	for {

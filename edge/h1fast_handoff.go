@@ -51,14 +51,17 @@ func (l *handoffListener) give(c net.Conn) bool {
 	}
 }
 
-// prefixConn is a connection whose first reads return prefix: the bytes
-// the fast path had read before it handed the connection off.
-type prefixConn struct {
+// handedConn is a connection handed to net/http: its first reads return
+// prefix, the bytes the fast path had read and not answered; f is the
+// fast server it came from, which takes it back after a response that
+// leaves it clean (resume.go).
+type handedConn struct {
 	net.Conn
 	prefix []byte
+	f      *fastServer
 }
 
-func (c *prefixConn) Read(p []byte) (int, error) {
+func (c *handedConn) Read(p []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(p, c.prefix)
 		c.prefix = c.prefix[n:]
@@ -70,7 +73,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // CloseWrite half-closes a TCP connection; net/http does it before
 // closing after an error response, so that the client reads the response
 // before a reset.
-func (c *prefixConn) CloseWrite() error {
+func (c *handedConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

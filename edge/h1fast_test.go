@@ -36,6 +36,12 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 			h.Set("Cache-Control", "no-store")
 		case "/varycc":
 			h.Set("Vary", "Cache-Control")
+		case "/chunked": // streamed, unstored: the edge answers chunked
+			h.Set("Cache-Control", "no-store")
+			io.WriteString(w, body)
+			w.(http.Flusher).Flush()
+			io.WriteString(w, body)
+			return
 		case "/gone":
 			w.WriteHeader(http.StatusNotFound)
 		}
@@ -278,6 +284,68 @@ func TestFastPathTimeouts(t *testing.T) {
 				t.Errorf("read %q, %v; want the edge to close the connection", b, err)
 			}
 		})
+	}
+}
+
+// TestFastPathResumes follows one keep-alive connection through the fast
+// path, a handoff at a miss, back to the fast path, a handoff at a
+// chunked pass, a clean hit answered by net/http and back again, with
+// pipelined requests across a resumption: every answer in order, and the
+// counters saying who answered.
+func TestFastPathResumes(t *testing.T) {
+	fast, _, fetches := startFastPair(t, "")
+	fast.get("/a", "Host", "a.test")
+	c, br := dial(t, fast)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	counters := func() (handoffs, resumes float64) {
+		return gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total"), gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total")
+	}
+	h0, r0 := counters()
+	steps := []struct {
+		send              string
+		bodies            []string
+		handoffs, resumes float64 // since the start, after the step
+	}{
+		{"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /a"}, 0, 0},
+		{"GET /b HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /b"}, 1, 1},
+		{"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /a"}, 1, 1},
+		{"GET /chunked HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /chunkedbody of /chunked"}, 2, 1},
+		{"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /a"}, 2, 2},
+		{"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /a"}, 2, 2},
+		{"GET /c HTTP/1.1\r\nHost: a.test\r\n\r\nGET /a HTTP/1.1\r\nHost: a.test\r\n\r\nHEAD /a HTTP/1.1\r\nHost: a.test\r\n\r\n",
+			[]string{"body of /c", "body of /a", ""}, 3, 3},
+		{"GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n", []string{"body of /a"}, 3, 3},
+	}
+	for i, st := range steps {
+		if _, err := io.WriteString(c, st.send); err != nil {
+			t.Fatal(err)
+		}
+		for j, want := range st.bodies {
+			method := http.MethodGet
+			if want == "" {
+				method = http.MethodHead
+			}
+			resp, err := http.ReadResponse(br, &http.Request{Method: method})
+			if err != nil {
+				t.Fatalf("step %d, response %d: %v", i, j, err)
+			}
+			b, err := io.ReadAll(resp.Body)
+			if err != nil || string(b) != want || resp.StatusCode != http.StatusOK {
+				t.Fatalf("step %d, response %d: %d %q, %v; want 200 %q", i, j, resp.StatusCode, b, err, want)
+			}
+		}
+		// A resumption is counted just after the response is written.
+		h, r := counters()
+		for deadline := time.Now().Add(5 * time.Second); (h-h0 != st.handoffs || r-r0 != st.resumes) && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+			h, r = counters()
+		}
+		if h-h0 != st.handoffs || r-r0 != st.resumes {
+			t.Errorf("after step %d: %v handoffs, %v resumes; want %v, %v", i, h-h0, r-r0, st.handoffs, st.resumes)
+		}
+	}
+	if got := fetches.get("/a"); got != 1 {
+		t.Errorf("%d origin fetches of /a, want 1", got)
 	}
 }
 

@@ -18,12 +18,15 @@ import "github.com/prometheus/client_golang/prometheus"
 //   - popcache_h1_fast_handoffs_total: plain HTTP/1.1 connections the fast
 //     path (h1fast.go) passed to net/http at their first request that was
 //     not a plain hit in memory; a high rate next to the request rate
-//     means few connections stay on the fast path.
+//     means few connections stay on the fast path;
+//   - popcache_h1_fast_resumes_total: handed-off connections the fast path
+//     took back after net/http answered a request cleanly.
 type listenMetrics struct {
 	handshakeErrors *prometheus.CounterVec
 	proxyErrors     *prometheus.CounterVec
 	certReloads     *prometheus.CounterVec
 	fastHandoffs    prometheus.Counter
+	fastResumes     prometheus.Counter
 
 	// The request counters, resolved once: the hot path only adds.
 	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
@@ -51,6 +54,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_h1_fast_handoffs_total",
 			Help: "Plain HTTP/1.1 connections the fast path passed to net/http, at their first request that was not a plain hit in memory.",
 		}),
+		fastResumes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h1_fast_resumes_total",
+			Help: "Handed-off HTTP/1.1 connections the fast path took back after net/http answered a request cleanly.",
+		}),
 		h1:    requests.WithLabelValues("h1", "false"),
 		h2c:   requests.WithLabelValues("h2", "false"),
 		h1TLS: requests.WithLabelValues("h1", "true"),
@@ -58,7 +65,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		h3:    requests.WithLabelValues("h3", "true"),
 	}
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes)
 	}
 	return m
 }

@@ -45,6 +45,10 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 	if len(l.Plain) > 0 {
 		hs := s.HTTPServer()
 		servers = append(servers, hs)
+		if s.fastPathOK() { // handed-off connections come back (h1fast_resume.go)
+			hs.ConnContext = withFastServer
+			hs.Handler = resumer{next: hs.Handler}
+		}
 		for _, ln := range l.Plain {
 			if s.cfg.Server.ProxyProtocol {
 				ln = newPrepListener(ln, true, nil, s.cfg.Server.ReadHeaderTimeout.D(), s.lm)
