@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // purgeFleet is two edges and a shield, each with a memory and a disk
@@ -287,6 +289,10 @@ func TestPurgeSurvivesKill(t *testing.T) {
 			t.Fatalf("GET %s: %v, want a hit", path, r.status)
 		}
 	}
+	// A fill is committed to the disk tier just after its response, and
+	// synced just after that: wait for the commits, so that the kill
+	// tests the purge and not a write still under way.
+	waitDiskObjects(t, spec.admin, 2)
 	id := mustPurge(t, spec.admin, testPurgeToken, `{"urls": ["http://example.test/p/gone"]}`)
 	if err := child.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
 		t.Fatal(err)
@@ -307,4 +313,28 @@ func TestPurgeSurvivesKill(t *testing.T) {
 	if code, st := adminCall(t, spec.admin, http.MethodGet, "/purge/"+id, testPurgeToken, ""); code != http.StatusOK || st["state"] != "applied" {
 		t.Errorf("GET /purge/%s after the restart: %d %v", id, code, st)
 	}
+}
+
+// waitDiskObjects waits until the node's popcache_disk_objects reaches n,
+// for at most 10 seconds.
+func waitDiskObjects(t *testing.T, admin string, n float64) {
+	t.Helper()
+	var last float64
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		resp, err := http.Get("http://" + admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "popcache_disk_objects "); ok {
+				last, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if last >= n {
+			return
+		}
+	}
+	t.Fatalf("popcache_disk_objects stayed at %v, want %v", last, n)
 }
