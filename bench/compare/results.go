@@ -92,9 +92,9 @@ func versions(popcacheBin string) []string {
 			out = append(out, line)
 		}
 	}
-	if popcacheBin != "" {
-		if b, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-			out = append(out, "popcache @ "+strings.TrimSpace(string(b)))
+	if popcacheBin != "" { // the binary measured says what it was built from
+		if b, err := exec.Command(popcacheBin, "version").Output(); err == nil {
+			out = append(out, strings.TrimSpace(string(b)))
 		}
 	}
 	return out

@@ -43,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "purge":
 		return purgeCmd(args, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "popcache", version)
+		fmt.Fprintln(stdout, "popcache", version+buildRevision())
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)
