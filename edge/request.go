@@ -33,7 +33,8 @@ type Request struct {
 }
 
 // Hooks customise the request phases, in the order they run. A nil hook
-// does nothing.
+// does nothing. Setting RequestFilter, ResponseFilter or Logging turns the
+// HTTP/1.1 fast path off (h1fast.go): it answers hits without running them.
 type Hooks struct {
 	// RequestFilter runs first, before routing. Returning true means it
 	// has written a response itself and the pipeline stops.
