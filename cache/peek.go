@@ -8,7 +8,9 @@ import (
 // PeekMemory returns the object the memory tier holds for the primary key
 // and the request header, with its body wholly in memory, or nil. Unlike
 // Lookup it never looks further (fills in progress, disk) and counts
-// nothing: it is for a server's fast path, which hands whatever it does
+// nothing in the store's metrics (the memory tier's admission policy
+// still sees the access, so it sees twice a request handed on): it is for
+// a server's fast path, which hands whatever it does
 // not find here to a path that calls Lookup. It does not judge freshness
 // or purge rules (see PurgeApplies).
 func (s *Store) PeekMemory(key string, req http.Header, now time.Time) *Object {

@@ -154,11 +154,12 @@ func (f *fastServer) shutdown(ctx context.Context) {
 	// loop handing off its connection meanwhile still finds it served.
 }
 
-// handoff passes nc to net/http with the bytes read but not answered.
-func (f *fastServer) handoff(nc net.Conn, unread []byte) {
+// handoff passes nc to net/http with the bytes read but not answered;
+// streak counts the handoffs in a row, this one included.
+func (f *fastServer) handoff(nc net.Conn, unread []byte, streak int) {
 	f.s.lm.fastHandoffs.Inc()
 	_ = nc.SetDeadline(time.Time{})
-	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f}) {
+	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f, streak: streak}) {
 		nc.Close()
 	}
 }

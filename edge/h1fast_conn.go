@@ -46,6 +46,7 @@ type fastConn struct {
 
 	answered bool // a request was answered here
 	lastHead int  // the length of the last head answered
+	streak   int  // handoffs in a row before this resumption (see handedConn)
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -97,7 +98,7 @@ func (c *fastConn) serve(resumed bool) {
 			return
 		}
 		c.r += head.n
-		c.inHead, c.answered, c.lastHead, scan = false, true, head.n, 0
+		c.inHead, c.answered, c.lastHead, c.streak, scan = false, true, head.n, 0, 0
 		if head.close {
 			c.flush()
 			c.nc.Close()
@@ -122,7 +123,7 @@ func (c *fastConn) giveUp() {
 		c.nc.Close()
 		return
 	}
-	c.f.handoff(c.nc, unread)
+	c.f.handoff(c.nc, unread, c.streak+1)
 }
 
 // read reads more of a request head. Between requests it first writes
@@ -147,6 +148,10 @@ func (c *fastConn) read() bool {
 		}
 	} else if !c.inHead {
 		c.setHeadDeadline()
+		if c.f.closing.Load() {
+			c.nc.Close()
+			return false
+		}
 	}
 	if c.w == len(c.rbuf) {
 		if c.r > 0 {

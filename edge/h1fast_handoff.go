@@ -54,17 +54,28 @@ func (l *handoffListener) give(c net.Conn) bool {
 // handedConn is a connection handed to net/http: its first reads return
 // prefix, the bytes the fast path had read and not answered; f is the
 // fast server it came from, which takes it back after a response that
-// leaves it clean (resume.go).
+// leaves it clean (h1fast_resume.go), unless this is the maxHandoffStreak-th
+// handoff in a row without a request the fast path answered.
 type handedConn struct {
 	net.Conn
 	prefix []byte
 	f      *fastServer
+	streak int // handoffs in a row, this one included
 }
+
+// maxHandoffStreak is how many handoffs in a row, with no request the fast
+// path could answer in between, leave a connection with net/http for good:
+// a client sending only ranges or misses would otherwise pay a handoff and
+// a hijack per request.
+const maxHandoffStreak = 3
 
 func (c *handedConn) Read(p []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(p, c.prefix)
 		c.prefix = c.prefix[n:]
+		if len(c.prefix) == 0 {
+			c.prefix = nil // let go of the fast path's read buffer
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)

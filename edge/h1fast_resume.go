@@ -19,15 +19,16 @@ import (
 // length-delimited response that does not close. The bytes net/http had
 // read past the request go back into the fast path's buffer.
 
-// fastServerKey is the context key of the fast server a handed-off
-// connection came from (set by withFastServer).
+// fastServerKey is the context key of a handed-off connection the fast
+// path may take back (set by withFastServer).
 type fastServerKey struct{}
 
 // withFastServer is the plain listeners' http.Server ConnContext: it
-// marks the requests of a handed-off connection with its fast server.
+// marks the requests of a handed-off connection with it, unless the
+// connection has been handed off maxHandoffStreak times in a row.
 func withFastServer(ctx context.Context, c net.Conn) context.Context {
-	if hc, ok := c.(*handedConn); ok {
-		return context.WithValue(ctx, fastServerKey{}, hc.f)
+	if hc, ok := c.(*handedConn); ok && hc.streak < maxHandoffStreak {
+		return context.WithValue(ctx, fastServerKey{}, hc)
 	}
 	return ctx
 }
@@ -37,14 +38,14 @@ func withFastServer(ctx context.Context, c net.Conn) context.Context {
 type resumer struct{ next http.Handler }
 
 func (h resumer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f, _ := r.Context().Value(fastServerKey{}).(*fastServer)
-	if f == nil || r.ProtoMajor != 1 {
+	hc, _ := r.Context().Value(fastServerKey{}).(*handedConn)
+	if hc == nil || r.ProtoMajor != 1 {
 		h.next.ServeHTTP(w, r)
 		return
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	h.next.ServeHTTP(cw, r)
-	if !cw.cleanEnd(r) || f.closing.Load() {
+	if !cw.cleanEnd(r) || hc.f.closing.Load() {
 		return
 	}
 	// Hijack writes out the header and what net/http buffered past its
@@ -57,12 +58,13 @@ func (h resumer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	f.resume(nc, rw.Reader)
+	hc.f.resume(nc, rw.Reader, hc.streak)
 }
 
 // resume serves nc on the fast path again, starting with the bytes br
-// had read and what remained of the handoff's replay.
-func (f *fastServer) resume(nc net.Conn, br *bufio.Reader) {
+// had read and what remained of the handoff's replay; streak is the
+// handoffs in a row so far.
+func (f *fastServer) resume(nc net.Conn, br *bufio.Reader, streak int) {
 	buffered, _ := br.Peek(br.Buffered())
 	unread := append([]byte(nil), buffered...)
 	if hc, ok := nc.(*handedConn); ok {
@@ -70,7 +72,7 @@ func (f *fastServer) resume(nc net.Conn, br *bufio.Reader) {
 		nc = hc.Conn
 	}
 	c := newFastConn(f, nc)
-	c.answered = true
+	c.answered, c.streak = true, streak
 	if len(unread) > len(c.rbuf) {
 		c.rbuf = make([]byte, len(unread))
 	}

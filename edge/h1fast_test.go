@@ -259,15 +259,14 @@ func TestFastPathTimeouts(t *testing.T) {
 	idleShort, _, _ := startFastPair(t, "[server]\nread_header_timeout = \"1h\"\nidle_timeout = \"300ms\"\n")
 	hit := "GET /l HTTP/1.1\r\nHost: a.test\r\n\r\n"
 	tests := []struct {
-		name      string
-		n         *node
-		send      []string // written in turn, a response read after each complete request
-		leftovers string   // bytes that may come back before the close
+		name string
+		n    *node
+		send []string // written in turn, a response read after each complete request
 	}{
-		{"silent new connection", headShort, nil, ""},
-		{"first head cut short", headShort, []string{"GET /l HTTP/1.1\r\nHost: a.test\r\n"}, ""},
-		{"second head cut short", headShort, []string{hit, "GET /l HTTP/1.1\r\n"}, ""},
-		{"idle after a hit", idleShort, []string{hit}, ""},
+		{"silent new connection", headShort, nil},
+		{"first head cut short", headShort, []string{"GET /l HTTP/1.1\r\nHost: a.test\r\n"}},
+		{"second head cut short", headShort, []string{hit, "GET /l HTTP/1.1\r\n"}},
+		{"idle after a hit", idleShort, []string{hit}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -280,7 +279,7 @@ func TestFastPathTimeouts(t *testing.T) {
 					readResponse(t, br, false)
 				}
 			}
-			if b, err := io.ReadAll(br); err != nil || string(b) != tt.leftovers {
+			if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
 				t.Errorf("read %q, %v; want the edge to close the connection", b, err)
 			}
 		})
@@ -346,6 +345,37 @@ func TestFastPathResumes(t *testing.T) {
 	}
 	if got := fetches.get("/a"); got != 1 {
 		t.Errorf("%d origin fetches of /a, want 1", got)
+	}
+}
+
+// TestFastPathStreak sends nothing but Range requests, which the fast
+// path never answers, on one connection: after maxHandoffStreak handoffs
+// in a row the connection stays with net/http instead of paying a
+// handoff and a hijack per request.
+func TestFastPathStreak(t *testing.T) {
+	fast, _, _ := startFastPair(t, "")
+	fast.get("/r", "Host", "a.test")
+	c, br := dial(t, fast)
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	h0 := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")
+	r0 := gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total")
+	for i := range maxHandoffStreak + 3 {
+		if _, err := io.WriteString(c, "GET /r HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusPartialContent || string(b) != "body" {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
+		}
+	}
+	h := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total") - h0
+	r := gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total") - r0
+	if h != maxHandoffStreak || r != maxHandoffStreak-1 {
+		t.Errorf("%v handoffs, %v resumes; want %d and %d", h, r, maxHandoffStreak, maxHandoffStreak-1)
 	}
 }
 

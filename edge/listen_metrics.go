@@ -15,10 +15,9 @@ import "github.com/prometheus/client_golang/prometheus"
 //     PROXY protocol listeners: missing, invalid or timeout;
 //   - popcache_tls_cert_reloads_total{result}: certificate reloads that
 //     changed something (ok) or failed (error);
-//   - popcache_h1_fast_handoffs_total: plain HTTP/1.1 connections the fast
-//     path (h1fast.go) passed to net/http at their first request that was
-//     not a plain hit in memory; a high rate next to the request rate
-//     means few connections stay on the fast path;
+//   - popcache_h1_fast_handoffs_total: requests the HTTP/1.1 fast path
+//     (h1fast.go) passed to net/http with their connection because they
+//     were not plain hits in memory;
 //   - popcache_h1_fast_resumes_total: handed-off connections the fast path
 //     took back after net/http answered a request cleanly.
 type listenMetrics struct {
@@ -52,7 +51,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		}, []string{"result"}),
 		fastHandoffs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "popcache_h1_fast_handoffs_total",
-			Help: "Plain HTTP/1.1 connections the fast path passed to net/http, at their first request that was not a plain hit in memory.",
+			Help: "Requests the HTTP/1.1 fast path passed to net/http with their connection because they were not plain hits in memory.",
 		}),
 		fastResumes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "popcache_h1_fast_resumes_total",
