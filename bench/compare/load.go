@@ -51,6 +51,13 @@ func runTool(ctx context.Context, limit time.Duration, argv ...string) (string, 
 func wrkArgs(sc scenario, port int, d time.Duration, configs string) []string {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	args := []string{"wrk", "-t2", fmt.Sprintf("-c%d", sc.conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s", "--latency"}
+	if sc.paced {
+		args = append(args, "-s", filepath.Join(configs, "wrk-paced.lua"), base+"/", "--")
+		if sc.keys == 1 {
+			return append(args, sc.path())
+		}
+		return append(args, sc.size, strconv.Itoa(sc.keys))
+	}
 	if sc.keys == 1 {
 		return append(args, base+sc.path())
 	}

@@ -10,6 +10,7 @@ type scenario struct {
 	size  string // body size in /obj/<size>/...
 	keys  int    // 1: one hot key; else ids 1..keys picked at random
 	conns int
+	paced bool // each connection waits 1 ms between requests (configs/wrk-paced.lua)
 	quick bool // part of --quick
 }
 
@@ -37,7 +38,11 @@ func scenarios(quick bool) []scenario {
 			}
 		}
 	}
+	// Saturated runs measure latency with wrk starved of CPU by the faster
+	// servers; paced runs offer every server the same moderate load.
 	all = append(all,
+		scenario{name: "h1 1k hot c64 paced 1ms", proto: h1, size: "1k", keys: 1, conns: 64, paced: true, quick: true},
+		scenario{name: "h1 1k 10k-keys c64 paced 1ms", proto: h1, size: "1k", keys: 10000, conns: 64, paced: true},
 		scenario{name: "h2c 1k hot c64 m10", proto: h2c, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h2 1k hot c64 m10", proto: tls, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "cold burst 500 /slow/200", proto: h1, burst: true, conns: 500, quick: true},
