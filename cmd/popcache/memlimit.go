@@ -21,6 +21,27 @@ func memoryLimit(caps ...conf.Size) int64 {
 	return sum*5/4 + 512<<20
 }
 
+// cacheGCPercent is the garbage collector's GOGC for a node. Go's default,
+// 100, lets the heap grow to twice what is live before collecting; in a
+// cache nearly all of what is live is the cache, which lives long, so the
+// default doubles the memory of a full tier for garbage headroom (2.3 GiB
+// RSS holding 1.1 GiB in the benchmark). At 25 the headroom is a quarter:
+// the bodies are pointer-free, so a collection costs about the same
+// however much cache there is, and they come four times as often.
+const cacheGCPercent = 25
+
+// setGCPercent applies cacheGCPercent unless the operator set GOGC, and
+// returns the percentage in force.
+func setGCPercent() int {
+	if os.Getenv("GOGC") != "" {
+		p := debug.SetGCPercent(100)
+		debug.SetGCPercent(p)
+		return p
+	}
+	debug.SetGCPercent(cacheGCPercent)
+	return cacheGCPercent
+}
+
 // setMemoryLimit applies memoryLimit unless the operator set GOMEMLIMIT,
 // and returns the limit in force.
 func setMemoryLimit(caps ...conf.Size) int64 {

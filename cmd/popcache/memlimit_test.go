@@ -39,3 +39,28 @@ func TestMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	tests := []struct {
+		name, env string
+		runtime   int // what the runtime had before, as GOGC would have set it
+		want      int
+	}{
+		{"default for a cache", "", 100, cacheGCPercent},
+		{"GOGC wins", "200", 200, 200},
+		{"GOGC=off wins", "off", -1, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOGC", tt.env)
+			debug.SetGCPercent(tt.runtime)
+			if got := setGCPercent(); got != tt.want {
+				t.Errorf("setGCPercent() = %d, want %d", got, tt.want)
+			}
+			if got := debug.SetGCPercent(tt.want); got != tt.want {
+				t.Errorf("runtime GOGC %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
