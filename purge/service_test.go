@@ -188,6 +188,21 @@ func cluster(t testing.TB, roles ...string) []*testNode {
 		}
 		nodes = append(nodes, startNode(t, nodeConfig(t, fmt.Sprintf("n%d-%s", i, role), role, "", bus, "")))
 	}
+	// A POST waits for the live nodes only, and a node counts as live once
+	// it pulls from the stream, shortly after joining: wait for all of them,
+	// so that a test may hold a POST to having waited for every node.
+	waitFor(t, "every node of the cluster to be live", func() bool {
+		ns, err := nodes[0].svc.nodes(context.Background(), 0)
+		if err != nil || len(ns) != len(nodes) {
+			return false
+		}
+		for _, n := range ns {
+			if !n.Live {
+				return false
+			}
+		}
+		return true
+	})
 	return nodes
 }
 
@@ -462,7 +477,7 @@ func TestBusOutage(t *testing.T) {
 }
 
 // waitFor polls cond every 10ms for up to 20s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if cond() {
