@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -34,7 +35,9 @@ type Purge struct {
 	Dir string `toml:"dir"`
 	// TagHeaders are the response header fields whose values are an
 	// object's tags (surrogate keys), space or comma separated, matched by
-	// a purge by tag. Default ["Surrogate-Key", "Cache-Tag"].
+	// a purge by tag. Default ["Surrogate-Key", "Cache-Tag"]. Fields that
+	// framing or caching relies on (Content-Length, Content-Type, Vary, ...)
+	// are refused: tag headers are stripped from client responses.
 	TagHeaders []string `toml:"tag_headers"`
 	// StripTagHeaders removes the tag headers from responses to clients
 	// (they stay stored). Default true on an edge, false on a shield: the
@@ -207,6 +210,11 @@ func (v *validator) purge(c *Config) {
 			continue
 		}
 		p.TagHeaders[i] = textproto.CanonicalMIMEHeaderKey(h)
+		if slices.Contains(notTagHeaders[:], p.TagHeaders[i]) {
+			// Stripped from client responses, it would break their framing
+			// or their caching downstream.
+			v.fail(index("purge.tag_headers", i), "%q is a field HTTP or caching relies on, not a tag header", h)
+		}
 	}
 	v.positive("purge.wait", p.Wait)
 	if p.Retention < minPurgeRetention {
@@ -403,4 +411,12 @@ func isB64Token(s string) bool {
 		}
 	}
 	return true
+}
+
+// notTagHeaders are the response fields purge.tag_headers may not name:
+// tag headers are stripped from client responses, and these carry the
+// framing, the representation or what downstream caches go by.
+var notTagHeaders = [...]string{
+	"Age", "Cache-Control", "Cache-Status", "Connection", "Content-Encoding", "Content-Length",
+	"Content-Range", "Content-Type", "Date", "Etag", "Expires", "Last-Modified", "Transfer-Encoding", "Vary",
 }

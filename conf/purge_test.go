@@ -120,6 +120,10 @@ max_body_bytes = "100B" # @purge.max_body_bytes
 [purge.method]
 allow = ["nope"] # @purge.method.allow[0]
 ` + minimal},
+		{name: "a framing field as a tag header", msg: "not a tag header", toml: `
+[purge]
+tag_headers = ["Surrogate-Key", "content-length"] # @purge.tag_headers[1]
+` + minimal},
 		{name: "embedded bus off loopback", msg: "loopback only", toml: `
 [purge.bus]
 listen = "0.0.0.0:4222" # @purge.bus.listen
