@@ -59,6 +59,50 @@ func TestBadFraming(t *testing.T) {
 		})
 	}
 
+	// The same requests after a hit on the same connection: the fast path
+	// answers the hit and hands the connection to net/http with the bad
+	// request's bytes as they came, which must meet the same answer.
+	n.get("/warm", "Host", "h")
+	const warm = "GET /warm HTTP/1.1\r\nHost: h\r\n\r\n"
+	for _, tc := range cases {
+		t.Run("after a hit: "+tc.name, func(t *testing.T) {
+			got := n.raw(warm + tc.req)
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+				t.Fatalf("the hit: %q", firstLine(got))
+			}
+			i := strings.Index(got[1:], "HTTP/1.1 ")
+			second := ""
+			if i >= 0 {
+				second = got[i+1:]
+			}
+			if tc.wantCode == "" {
+				if strings.HasPrefix(second, "HTTP/1.1 2") {
+					t.Errorf("malformed request accepted: %q", firstLine(second))
+				}
+				return
+			}
+			if !strings.HasPrefix(second, "HTTP/1.1 "+tc.wantCode) {
+				t.Errorf("got %q, want status %s", firstLine(second), tc.wantCode)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, req string }{
+		{"CL.TE", "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"},
+		{"TE.CL", "POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n23\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n\r\n0\r\n\r\n"},
+		{"GET with a body", "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: 35\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"},
+	} {
+		t.Run("after a hit: "+tc.name+" smuggling reaches nothing", func(t *testing.T) {
+			before := smuggled.Load()
+			got := n.raw(warm + tc.req)
+			if c := strings.Count(got, "HTTP/1.1 "); c > 2 {
+				t.Errorf("%d responses on one connection: the smuggled request was answered", c)
+			}
+			if smuggled.Load() != before {
+				t.Errorf("smuggled request reached the origin")
+			}
+		})
+	}
+
 	t.Run("CL.TE smuggling: the connection is closed after the response", func(t *testing.T) {
 		req := "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 40\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: h\r\n\r\n"
