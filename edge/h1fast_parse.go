@@ -83,7 +83,7 @@ func parseH1Head(b []byte, scan int, hdr http.Header, vals []string) (head h1Hea
 	for rest != "\r\n" {
 		line, rest, _ = strings.Cut(rest, "\r\n")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || !validToken(name) || !validFieldValue(value) {
+		if !ok || !httpguts.ValidHeaderFieldName(name) || !httpguts.ValidHeaderFieldValue(value) {
 			return head, vals, parseHandoff, 0
 		}
 		value = strings.Trim(value, " \t")
@@ -197,29 +197,6 @@ func connectionOptions(v string, head *h1Head) bool {
 			head.close = true
 		case strings.EqualFold(opt, "keep-alive"), opt == "":
 		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validToken reports whether s is a non-empty RFC 9110 token.
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !httpguts.IsTokenRune(rune(s[i])) {
-			return false
-		}
-	}
-	return true
-}
-
-// validFieldValue reports whether v has no control byte but HTAB.
-func validFieldValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
 			return false
 		}
 	}
