@@ -14,24 +14,12 @@ import (
 // not find here to a path that calls Lookup. It does not judge freshness
 // or purge rules (see PurgeApplies).
 func (s *Store) PeekMemory(key string, req http.Header, now time.Time) *Object {
-	e, ok := s.mem.Get(key)
-	if !ok || now.After(e.until) {
+	obj, _, _ := s.memGet(key, req, now)
+	if obj == nil || !obj.InMemory() {
 		return nil
 	}
-	switch e.kind {
-	case kindObject:
-	case kindVaryMarker:
-		if e, ok = s.mem.Get(variantKey(key, e.gen, VaryKey(e.fields, req))); !ok || e.kind != kindObject || now.After(e.until) {
-			return nil
-		}
-	default:
-		return nil
-	}
-	if !e.obj.InMemory() {
-		return nil
-	}
-	e.obj.touch() // the disk copy's CLOCK bit, as Lookup does
-	return e.obj
+	obj.touch() // the disk copy's CLOCK bit, as Lookup does
+	return obj
 }
 
 // PurgeApplies reports whether a purge rule covers obj, as FilterPurged

@@ -194,28 +194,45 @@ func (s *Store) Close() error {
 // in memory, then among the fills in progress, then on disk. It does not
 // judge freshness. A memory hit allocates nothing.
 func (s *Store) Lookup(key string, req http.Header, now time.Time) (*Object, Outcome) {
-	e, ok := s.mem.Get(key)
-	if ok && !now.After(e.until) {
-		switch e.kind {
-		case kindPass:
-			return nil, Pass
-		case kindVaryMarker:
-			vk := variantKey(key, e.gen, VaryKey(e.fields, req))
-			if v, ok := s.mem.Get(vk); ok && v.kind == kindObject && !now.After(v.until) && v.obj.live() {
-				v.obj.touch()
-				return v.obj, Found
-			}
-			if obj := s.lookupVariant(key, vk, req, now); obj != nil {
-				return obj, Found
-			}
-			return nil, VaryMiss
+	obj, pass, vk := s.memGet(key, req, now)
+	switch {
+	case pass:
+		return nil, Pass
+	case obj != nil:
+		obj.touch()
+		return obj, Found
+	case vk != "":
+		if obj := s.lookupVariant(key, vk, req, now); obj != nil {
+			return obj, Found
 		}
-		if e.obj.live() {
-			e.obj.touch()
-			return e.obj, Found
-		}
+		return nil, VaryMiss
 	}
 	return s.lookupSlow(key, req, now)
+}
+
+// memGet reads the memory tier for the primary key and the request
+// header: the live object it holds (nil if none), or pass for a
+// hit-for-miss entry, or, for a Vary marker whose variant it does not
+// hold, the variant's key vk, to look for further.
+func (s *Store) memGet(key string, req http.Header, now time.Time) (obj *Object, pass bool, vk string) {
+	e, ok := s.mem.Get(key)
+	if !ok || now.After(e.until) {
+		return nil, false, ""
+	}
+	switch e.kind {
+	case kindPass:
+		return nil, true, ""
+	case kindVaryMarker:
+		vk = variantKey(key, e.gen, VaryKey(e.fields, req))
+		if v, ok := s.mem.Get(vk); ok && v.kind == kindObject && !now.After(v.until) && v.obj.live() {
+			return v.obj, false, ""
+		}
+		return nil, false, vk
+	}
+	if e.obj.live() {
+		return e.obj, false, ""
+	}
+	return nil, false, ""
 }
 
 // lookupSlow looks past the memory tier: fills in progress, then disk.
