@@ -2,7 +2,6 @@ package routing
 
 import (
 	"context"
-	"sync"
 )
 
 // runHealth checks every server of p at once, then again every
@@ -14,17 +13,8 @@ func (p *Pool) runHealth(ctx context.Context) {
 
 // checkRound probes every server concurrently and applies the results.
 func (p *Pool) checkRound(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, s := range p.servers {
-		wg.Go(func() {
-			ok := p.probe(ctx, s)
-			if ctx.Err() != nil {
-				return // shutting down: the probe proved nothing
-			}
-			up, changed := s.health.Record(ok, p.health.Rise, p.health.Fall)
-			if !changed {
-				return
-			}
+	CheckRound(ctx, &p.health, p.servers, func(s *server) *Health { return &s.health }, p.probe,
+		func(s *server, up bool) {
 			s.m.setUp(up)
 			if up {
 				p.log.Info("server up", "server", s.label, "successes", p.health.Rise)
@@ -32,8 +22,6 @@ func (p *Pool) checkRound(ctx context.Context) {
 				p.log.Warn("server down", "server", s.label, "failures", p.health.Fall)
 			}
 		})
-	}
-	wg.Wait()
 }
 
 // probe sends one health check to s (see [Probe]).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,4 +93,26 @@ func RunHealthLoop(ctx context.Context, interval time.Duration, round func(conte
 		case <-tick.C:
 		}
 	}
+}
+
+// CheckRound probes every target concurrently and records each result in
+// the target's Health with hc's rise and fall, calling changed with the
+// new verdict of each target whose verdict flipped. A probe cut short by
+// ctx proves nothing and is not recorded. Origin pools and shield tiers
+// run their health loops on it.
+func CheckRound[T any](ctx context.Context, hc *conf.HealthCheck, targets []T, health func(T) *Health,
+	probe func(context.Context, T) bool, changed func(t T, up bool)) {
+	var wg sync.WaitGroup
+	for _, t := range targets {
+		wg.Go(func() {
+			ok := probe(ctx, t)
+			if ctx.Err() != nil {
+				return // shutting down: the probe proved nothing
+			}
+			if up, flipped := health(t).Record(ok, hc.Rise, hc.Fall); flipped {
+				changed(t, up)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -2,7 +2,6 @@ package shield
 
 import (
 	"context"
-	"sync"
 
 	"github.com/popcache/popcache/routing"
 )
@@ -28,17 +27,8 @@ func (c *Client) Run(ctx context.Context) {
 
 // checkRound probes every shield concurrently and applies the results.
 func (c *Client) checkRound(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, p := range c.peers {
-		wg.Go(func() {
-			ok := c.probe(ctx, p)
-			if ctx.Err() != nil {
-				return // shutting down: the probe proved nothing
-			}
-			up, changed := p.health.Record(ok, c.health.Rise, c.health.Fall)
-			if !changed {
-				return
-			}
+	routing.CheckRound(ctx, &c.health, c.peers, func(p *peer) *routing.Health { return &p.health }, c.probe,
+		func(p *peer, up bool) {
 			p.m.setUp(up)
 			if up {
 				c.log.Info("shield up", "shield", p.label, "successes", c.health.Rise)
@@ -46,8 +36,6 @@ func (c *Client) checkRound(ctx context.Context) {
 				c.log.Warn("shield down", "shield", p.label, "failures", c.health.Fall)
 			}
 		})
-	}
-	wg.Wait()
 }
 
 // probe sends one health check to p (see [routing.Probe]).
