@@ -286,6 +286,25 @@ func TestFastPathTimeouts(t *testing.T) {
 	}
 }
 
+// settledCounters waits until every handoff so far has been resumed and
+// returns the handoff and resume counters. A resumption is counted just
+// after its response is written, so a client can read the response of a
+// warming request before its resumption is counted; a baseline read then
+// would be one short.
+func settledCounters(t *testing.T, n *node) (handoffs, resumes float64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		handoffs = gatheredValue(t, n.reg, "popcache_h1_fast_handoffs_total")
+		resumes = gatheredValue(t, n.reg, "popcache_h1_fast_resumes_total")
+		if handoffs == resumes {
+			return handoffs, resumes
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%v handoffs but %v resumes after 5s; want every handoff resumed", handoffs, resumes)
+		}
+	}
+}
+
 // TestFastPathResumes follows one keep-alive connection through the fast
 // path, a handoff at a miss, back to the fast path, a handoff at a
 // chunked pass, a clean hit answered by net/http and back again, with
@@ -299,7 +318,7 @@ func TestFastPathResumes(t *testing.T) {
 	counters := func() (handoffs, resumes float64) {
 		return gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total"), gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total")
 	}
-	h0, r0 := counters()
+	h0, r0 := settledCounters(t, fast)
 	steps := []struct {
 		send              string
 		bodies            []string
@@ -357,8 +376,7 @@ func TestFastPathStreak(t *testing.T) {
 	fast.get("/r", "Host", "a.test")
 	c, br := dial(t, fast)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	h0 := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")
-	r0 := gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total")
+	h0, r0 := settledCounters(t, fast)
 	for i := range maxHandoffStreak + 3 {
 		if _, err := io.WriteString(c, "GET /r HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n"); err != nil {
 			t.Fatal(err)
