@@ -33,7 +33,11 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	off, n := int64(0), int64(-1)
 	if code == http.StatusOK {
 		if hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
+			// No Content-Length on a 304 (RFC 9110 §8.6 allows it, but
+			// HTTP/2 clients such as Go's then expect a body): as
+			// net/http's HTTP/1.1 writes it, on every protocol.
 			code = http.StatusNotModified
+			delete(h, "Content-Length")
 		} else if len(r.Header["Range"]) > 0 {
 			code, off, n = applyRange(h, r.Header, obj)
 		}
