@@ -49,6 +49,13 @@ type ServeMemo struct {
 	// H1NotModified is the head of the 304 answering a client's matching
 	// conditional.
 	H1, H1NotModified []byte
+	// H2 are the header fields of a plain hit on an object in memory as
+	// the HTTP/2 server writes them (name and value pairs, lower-case,
+	// sorted), Content-Length and Date aside; nil when a server made none,
+	// or when the response must go through a handler. H2Length is its
+	// Content-Length.
+	H2       []string
+	H2Length string
 }
 
 // bodySource is a body that is not (wholly) in memory.

@@ -18,6 +18,9 @@ type front struct {
 	// pipeline replaces header slices, it never writes into them); nil for
 	// none.
 	altSvc []string
+	// altSvcH2 is the same field for the HTTP/2 hit path (h2hit.go), as a
+	// lower-case name and value pair.
+	altSvcH2 []string
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,16 +36,17 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // plainFront is the handler of the plain listeners (h1 and h2c).
-func (s *Server) plainFront() http.Handler {
+func (s *Server) plainFront() *front {
 	return &front{s: s, h1: s.lm.h1, h2: s.lm.h2c}
 }
 
 // tlsFront is the handler of a TLS listener whose UDP twin (if any, port
 // > 0) serves HTTP/3 on port.
-func (s *Server) tlsFront(h3Port int) http.Handler {
+func (s *Server) tlsFront(h3Port int) *front {
 	f := &front{s: s, h1: s.lm.h1TLS, h2: s.lm.h2TLS}
 	if h3Port > 0 {
 		f.altSvc = []string{altSvcValue(h3Port, int64(s.cfg.TLS.HTTP3.AltSvcMaxAge.D().Seconds()))}
+		f.altSvcH2 = []string{"alt-svc", f.altSvc[0]}
 	}
 	return f
 }

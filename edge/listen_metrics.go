@@ -19,13 +19,16 @@ import "github.com/prometheus/client_golang/prometheus"
 //     (h1fast.go) passed to net/http with their connection because they
 //     were not plain hits in memory;
 //   - popcache_h1_fast_resumes_total: handed-off connections the fast path
-//     took back after net/http answered a request cleanly.
+//     took back after net/http answered a request cleanly;
+//   - popcache_h2_fast_hits_total: HTTP/2 requests answered as plain hits
+//     on the connection's own goroutine (h2hit.go), with no handler.
 type listenMetrics struct {
 	handshakeErrors *prometheus.CounterVec
 	proxyErrors     *prometheus.CounterVec
 	certReloads     *prometheus.CounterVec
 	fastHandoffs    prometheus.Counter
 	fastResumes     prometheus.Counter
+	h2FastHits      prometheus.Counter
 
 	// The request counters, resolved once: the hot path only adds.
 	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
@@ -57,6 +60,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_h1_fast_resumes_total",
 			Help: "Handed-off HTTP/1.1 connections the fast path took back after net/http answered a request cleanly.",
 		}),
+		h2FastHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h2_fast_hits_total",
+			Help: "HTTP/2 requests answered as plain hits on the connection's own goroutine, with no handler goroutine.",
+		}),
 		h1:    requests.WithLabelValues("h1", "false"),
 		h2c:   requests.WithLabelValues("h2", "false"),
 		h1TLS: requests.WithLabelValues("h1", "true"),
@@ -64,7 +71,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		h3:    requests.WithLabelValues("h3", "true"),
 	}
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits)
 	}
 	return m
 }

@@ -112,20 +112,21 @@ func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
 }
 
 // hitMemo returns the Age and Cache-Status lines of a plain hit on obj,
-// and with h1 (for the HTTP/1.1 fast path, h1fast.go, on an object in
-// memory) its whole HTTP/1.1 heads, made once per second of its age and
-// shared by that second's hits.
-func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time, h1 bool) *cache.ServeMemo {
+// and with heads (for the fast paths, h1fast.go and h2hit.go, on an
+// object in memory) its whole HTTP/1.1 heads and its HTTP/2 fields, made
+// once per second of its age and shared by that second's hits.
+func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time, heads bool) *cache.ServeMemo {
 	age := obj.Meta.Age(now) / time.Second
-	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (!h1 || m.H1 != nil) {
+	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (!heads || m.H1 != nil) {
 		return m
 	}
 	h := make(http.Header, 1)
 	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
 	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
-	if h1 {
+	if heads {
 		m.H1 = appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, m.Age, m.CacheStatus, s.strip)
 		m.H1NotModified = appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, m.Age, m.CacheStatus, s.strip)
+		m.H2, m.H2Length = s.h2Fields(obj, m)
 	}
 	obj.Memo.Store(m)
 	return m

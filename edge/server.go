@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/popcache/popcache/edge/internal/h2"
 	"log/slog"
 	"net"
 	"net/http"
@@ -128,12 +129,13 @@ func (s *Server) HTTPServer() *http.Server {
 	return s.httpServer(s.plainFront(), &p)
 }
 
-// httpServer is a net/http server for handler and protocols p, with the
-// configured limits and timeouts.
-func (s *Server) httpServer(handler http.Handler, p *http.Protocols) *http.Server {
+// httpServer is a net/http server for handler f and protocols p, with
+// the configured limits and timeouts. Its HTTP/2 is edge/internal/h2,
+// which answers plain hits itself (h2hit.go) unless hooks are set.
+func (s *Server) httpServer(f *front, p *http.Protocols) *http.Server {
 	sc := s.cfg.Server
-	return &http.Server{
-		Handler:           handler,
+	hs := &http.Server{
+		Handler:           f,
 		Protocols:         p,
 		ReadHeaderTimeout: sc.ReadHeaderTimeout.D(),
 		ReadTimeout:       sc.ReadTimeout.D(),
@@ -145,6 +147,14 @@ func (s *Server) httpServer(handler http.Handler, p *http.Protocols) *http.Serve
 			MaxReadFrameSize: 1 << 20,
 		},
 	}
+	if s.fastPathOK() {
+		// It fails only on a TLSConfig with cipher suites HTTP/2 forbids;
+		// hs has none (the TLS listeners do their own handshakes).
+		if err := h2.ConfigureServer(hs, &h2.Server{Hit: f.h2Hit}); err != nil {
+			panic("edge: configuring HTTP/2: " + err.Error())
+		}
+	}
+	return hs
 }
 
 // Serve serves plain listeners (HTTP/1.1 and h2c) until ctx is done, as

@@ -413,3 +413,24 @@ func (s *sorter) SortStrings(ss []string) {
 // makes that struct also non-comparable, and generally doesn't add
 // any size (as long as it's first).
 type incomparable [0]func()
+
+// popcache: readBufferSize is the size of serverConn.br.
+const readBufferSize = 16 << 10
+
+// frameBuffered reports whether br holds at least one whole frame, so
+// that reading it will not wait on the connection.
+func frameBuffered(br *bufio.Reader) bool {
+	n := br.Buffered()
+	if n < frameHeaderLen {
+		return false
+	}
+	hdr, err := br.Peek(frameHeaderLen)
+	if err != nil {
+		return false
+	}
+	length := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
+	if t := FrameType(hdr[3]); (t == FrameHeaders || t == FramePushPromise) && Flags(hdr[4])&FlagHeadersEndHeaders == 0 {
+		return false // the Framer will read CONTINUATION frames too
+	}
+	return frameHeaderLen+length <= n
+}

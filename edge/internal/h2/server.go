@@ -325,7 +325,11 @@ func (s *Server) serveConn(c net.Conn, opts *ServeConnOpts, newf func(*serverCon
 	sc.hpackEncoder = hpack.NewEncoder(&sc.headerWriteBuf)
 	sc.hpackEncoder.SetMaxDynamicTableSizeLimit(conf.MaxEncoderHeaderTableSize)
 
-	fr := NewFramer(sc.bw, c)
+	// popcache: frames are read through sc.br, so that readFrames can
+	// tell whether another whole frame is already at hand (see
+	// readFrameResult.more).
+	sc.br = bufio.NewReaderSize(c, readBufferSize)
+	fr := NewFramer(sc.bw, sc.br)
 	if conf.CountError != nil {
 		fr.countError = conf.CountError
 	}
@@ -421,6 +425,7 @@ type serverConn struct {
 	handler          http.Handler
 	baseCtx          context.Context
 	framer           *Framer
+	br               *bufio.Reader          // popcache: what framer reads from conn through
 	doneServing      chan struct{}          // closed when serverConn.serve ends
 	readFrameCh      chan readFrameResult   // written by serverConn.readFrames
 	wantWriteFrameCh chan FrameWriteRequest // from handlers -> serve
@@ -436,6 +441,8 @@ type serverConn struct {
 
 	// Everything following is owned by the serve loop; use serveG.check():
 	serveG                      goroutineLock // used to verify funcs are on serve()
+	moreInput                   bool          // popcache: the next frame is already read (readFrameResult.more)
+	hit                         Hit           // popcache: scratch for Server.Hit (serveHit)
 	pushEnabled                 bool
 	sawClientPreface            bool // preface has already been read, used in h2c upgrade
 	sawFirstSettings            bool // got the initial SETTINGS frame after the preface
@@ -685,6 +692,12 @@ type readFrameResult struct {
 	f   Frame // valid until readMore is called
 	err error
 
+	// more (popcache) reports that the whole next frame was already read
+	// from the connection when f was delivered: the serve goroutine
+	// holds its flush until that frame is processed, so the answers to
+	// a batch of requests leave in one write.
+	more bool
+
 	// readMore should be called once the consumer no longer needs or
 	// retains f. After readMore, f is invalid and more frames can be
 	// read.
@@ -701,7 +714,7 @@ func (sc *serverConn) readFrames() {
 	for {
 		f, err := sc.framer.ReadFrame()
 		select {
-		case sc.readFrameCh <- readFrameResult{f, err, gateDone}:
+		case sc.readFrameCh <- readFrameResult{f: f, err: err, readMore: gateDone, more: err == nil && frameBuffered(sc.br)}:
 		case <-sc.doneServing:
 			return
 		}
@@ -853,8 +866,12 @@ func (sc *serverConn) serve(conf http2Config) {
 				default:
 				}
 			}
+			sc.moreInput = res.more
 			if !sc.processFrameFromReader(res) {
 				return
+			}
+			if !res.more && sc.needsFrameFlush {
+				sc.scheduleFrameWrite() // the flush held for this batch
 			}
 			res.readMore()
 			if settingsTimer != nil {
@@ -1316,7 +1333,7 @@ func (sc *serverConn) scheduleFrameWrite() {
 				continue
 			}
 		}
-		if sc.needsFrameFlush {
+		if sc.needsFrameFlush && !sc.moreInput {
 			sc.startFrameWrite(FrameWriteRequest{write: flushFrameWriter{}})
 			sc.needsFrameFlush = false // after startFrameWrite, since it sets this true
 			continue
@@ -1987,6 +2004,8 @@ func (sc *serverConn) processHeaders(f *MetaHeadersFrame) error {
 		handler = handleHeaderListTooLong
 	} else if err := checkValidHTTP2RequestHeaders(req.Header); err != nil {
 		handler = new400Handler(err)
+	} else if sc.srv.Hit != nil && f.StreamEnded() && sc.serveHit(st, rw, req) {
+		return nil // popcache: answered here, with no handler goroutine
 	}
 
 	// The net/http package sets the read deadline from the

@@ -50,6 +50,13 @@ func ConfigureServer(s *http.Server, conf *Server) error {
 //
 // Deprecated: Use [http.Server] instead.
 type Server struct {
+	// Hit (popcache), when set, is asked for an answer to each request
+	// that arrives without a body and would go to the handler. It runs on
+	// the connection's serve goroutine, so it must not block: it returns
+	// false, or fills h and returns true, and then no handler runs. See
+	// serveHit.
+	Hit func(r *http.Request, h *Hit) bool
+
 	// MaxHandlers limits the number of http.Handler ServeHTTP goroutines
 	// which may run at a time over all connections.
 	// Negative or zero no limit.

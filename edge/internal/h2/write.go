@@ -197,6 +197,12 @@ type writeResHeaders struct {
 	date          string
 	contentType   string
 	contentLength string
+
+	// popcache: fields are more fields (name and value pairs made by
+	// AppendFields) written after h, and bound is an upper bound on the
+	// frame's bytes when it is known (see serveHit), else 0.
+	fields [2][]string
+	bound  int
 }
 
 func encKV(enc *hpack.Encoder, k, v string) {
@@ -207,6 +213,9 @@ func encKV(enc *hpack.Encoder, k, v string) {
 }
 
 func (w *writeResHeaders) staysWithinBuffer(max int) bool {
+	if w.bound > 0 { // popcache
+		return w.bound <= max
+	}
 	// TODO: this is a common one. It'd be nice to return true
 	// here and get into the fast path if we could be clever and
 	// calculate the size fast enough, or at least a conservative
@@ -226,6 +235,11 @@ func (w *writeResHeaders) writeFrame(ctx writeContext) error {
 	}
 
 	encodeHeaders(enc, w.h, w.trailers)
+	for _, fs := range w.fields { // popcache
+		for i := 0; i+1 < len(fs); i += 2 {
+			encKV(enc, fs[i], fs[i+1])
+		}
+	}
 
 	if w.contentType != "" {
 		encKV(enc, "content-type", w.contentType)

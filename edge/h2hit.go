@@ -1,0 +1,86 @@
+package edge
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/popcache/popcache/cache"
+	"github.com/popcache/popcache/edge/internal/h2"
+)
+
+// The HTTP/2 hit path: plain hits answered on the connection's own
+// goroutine, with no handler goroutine and no channel handoffs (see
+// edge/internal/h2, hit.go). The rest goes to the handler as before.
+
+// h2Hit answers r when it is a plain fresh hit in memory, with the
+// answer [Server.ServeHTTP] would give (see [Server.plainHit]); else it
+// returns false and r goes to the handler. It is the h2.Server's Hit, so
+// it runs on the connection's serve goroutine and must not block.
+func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	s := f.s
+	now := s.now()
+	rq := &Request{In: r, Start: now}
+	obj := s.plainHit(rq, now)
+	if obj == nil {
+		return false
+	}
+	rq.status.hit = true
+	rq.status.setTTL(ttl(&obj.Meta, now))
+	rq.Result = "hit"
+	memo := s.hitMemo(rq, obj, now, true)
+	if memo.H2 == nil {
+		return false
+	}
+	code := obj.Meta.Status
+	if code == http.StatusOK && hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
+		code = http.StatusNotModified
+	}
+	f.h2.Inc()
+	s.lm.h2FastHits.Inc()
+	s.m.inflight.Inc()
+	rq.Code = code
+	*h = h2.Hit{Status: code, Fields: memo.H2, Extra: f.altSvcH2}
+	if code != http.StatusNotModified { // no Content-Length on a 304: see writeObject
+		h.ContentLength = memo.H2Length
+		if r.Method == http.MethodGet {
+			h.Body = obj.Body
+			rq.BodyBytes = int64(len(obj.Body))
+		}
+	}
+	s.finish(rq)
+	return true
+}
+
+// h2Fields returns the HTTP/2 header fields and Content-Length of a plain
+// hit on obj, as [Server.writeObject] and the HTTP/2 server write them:
+// the stored fields with Age and Cache-Status from m, but those in strip.
+// It returns nil when the fast path must leave the response to the
+// handler: a stored Content-Length missing or malformed, no Date (the
+// server would add one), or a field that changes how the server writes
+// the response (see h2.AppendFields).
+func (s *Server) h2Fields(obj *cache.Object, m *cache.ServeMemo) ([]string, string) {
+	stored := obj.Meta.Header
+	cl := stored["Content-Length"]
+	if len(cl) == 0 || len(stored["Date"]) == 0 {
+		return nil, ""
+	}
+	if _, err := strconv.ParseUint(cl[0], 10, 63); err != nil {
+		return nil, ""
+	}
+	h := make(http.Header, len(stored)+2)
+	for k, v := range stored {
+		h[k] = v
+	}
+	h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
+	for _, k := range s.strip {
+		delete(h, k)
+	}
+	fields, ok := h2.AppendFields(make([]string, 0, 2*len(h)+2), h)
+	if !ok {
+		return nil, ""
+	}
+	return fields, cl[0]
+}
