@@ -34,8 +34,8 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	if rt == nil || !rt.Policy.Enabled {
 		return nil
 	}
-	if rh := s.https[rt.Name]; rh != nil && rh.redirect {
-		return nil
+	if rh := s.https[rt.Name]; rh != nil && rh.redirect && r.TLS == nil {
+		return nil // a redirect; over TLS the caller adds HSTS itself (see h2Hit)
 	}
 	rq.Route = rt
 	rq.Key = s.key(rq)

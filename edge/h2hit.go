@@ -42,7 +42,18 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s.lm.h2FastHits.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	*h = h2.Hit{Status: code, Fields: memo.H2, Extra: f.altSvcH2}
+	*h = h2.Hit{Status: code, Fields: memo.H2}
+	// The fields ServeHTTP sets before writeObject copies the stored
+	// ones over them: a stored field of the same name wins.
+	stored := obj.Meta.Header
+	if f.altSvcH2 != nil && len(stored["Alt-Svc"]) == 0 {
+		h.Extra[0] = f.altSvcH2
+	}
+	if r.TLS != nil {
+		if rh := s.https[rq.Route.Name]; rh != nil && rh.hstsH2 != nil && len(stored["Strict-Transport-Security"]) == 0 {
+			h.Extra[1] = rh.hstsH2
+		}
+	}
 	if code != http.StatusNotModified { // no Content-Length on a 304: see writeObject
 		h.ContentLength = memo.H2Length
 		if r.Method == http.MethodGet {

@@ -129,21 +129,26 @@ func sameHeader(a, b http.Header) bool {
 }
 
 // TestH2HitOverTLS fetches one object over HTTP/1.1 and HTTP/2 on a TLS
-// listener with HTTP/3 advertised: the HTTP/2 hit comes from the hit path
-// with the same fields as net/http's HTTP/1.1 answer, Alt-Svc included.
+// listener with HTTP/3 advertised, on a route that redirects plain HTTP
+// and sends HSTS: the HTTP/2 hit comes from the hit path with the same
+// fields as net/http's HTTP/1.1 answer, Alt-Svc and HSTS included.
 func TestH2HitOverTLS(t *testing.T) {
 	ca := newTestCA(t)
 	certPath, keyPath := ca.issue(t, "www", "www", "www.example.com", "127.0.0.1")
 	var c counter
-	n := startTLSNode(t, cacheableOrigin(&c), "", "", certTOML(certPath, keyPath), "", ca.pool)
+	routes := "[[routes]]\nname = \"all\"\norigin = \"o\"\n[routes.https]\nredirect = true\nhsts_max_age = \"8760h\"\n"
+	n := startTLSNode(t, cacheableOrigin(&c), "", "", certTOML(certPath, keyPath), routes, ca.pool)
 	n.fetch(viaH1TLS, "www.example.com", "/obj.txt") // fill
 	r1, b1 := n.fetch(viaH1TLS, "www.example.com", "/obj.txt")
 	r2, b2 := n.fetch(viaH2, "www.example.com", "/obj.txt")
 	if got := n.metric("popcache_h2_fast_hits_total"); got != 1 {
 		t.Errorf("popcache_h2_fast_hits_total = %v, want 1", got)
 	}
-	if r2.ProtoMajor != 2 || r2.StatusCode != http.StatusOK || b2 != b1 || r2.Header.Get("Alt-Svc") == "" {
-		t.Errorf("HTTP/2: %s %d %q, Alt-Svc %q; want HTTP/2 200 %q with Alt-Svc", r2.Proto, r2.StatusCode, b2, r2.Header.Get("Alt-Svc"), b1)
+	if r2.ProtoMajor != 2 || r2.StatusCode != http.StatusOK || b2 != b1 {
+		t.Errorf("HTTP/2: %s %d %q; want HTTP/2 200 %q", r2.Proto, r2.StatusCode, b2, b1)
+	}
+	if r2.Header.Get("Alt-Svc") == "" || r2.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+		t.Errorf("HTTP/2 hit: Alt-Svc %q, Strict-Transport-Security %q; want both", r2.Header.Get("Alt-Svc"), r2.Header.Get("Strict-Transport-Security"))
 	}
 	for _, h := range []http.Header{r1.Header, r2.Header} {
 		h.Del("Age") // the two requests may be a second apart

@@ -14,6 +14,7 @@ type routeHTTPS struct {
 	redirect bool
 	port     int      // redirect port; 0: the first TLS listener's actual port
 	hsts     []string // Strict-Transport-Security, shared by every response; nil for none
+	hstsH2   []string // the same as a lower-case name and value pair (h2hit.go)
 }
 
 // newRouteHTTPS compiles the routes' HTTPS sections by route name; nil
@@ -32,6 +33,7 @@ func newRouteHTTPS(routes []conf.Route) map[string]*routeHTTPS {
 		rh := &routeHTTPS{redirect: h.Redirect, port: h.RedirectPort}
 		if h.HSTS != "" {
 			rh.hsts = []string{h.HSTS}
+			rh.hstsH2 = []string{"strict-transport-security", h.HSTS}
 		}
 		m[routes[i].Name] = rh
 	}
