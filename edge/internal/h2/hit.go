@@ -14,6 +14,7 @@ package h2
 
 import (
 	"net/http"
+	"runtime/debug"
 	"slices"
 
 	"github.com/popcache/popcache/edge/internal/h2/httpcommon"
@@ -25,9 +26,10 @@ type Hit struct {
 	// Status is the response status code.
 	Status int
 	// Fields are the response's header fields as name and value pairs,
-	// made by [AppendFields]; Extra are more of them (a listener's own,
-	// such as alt-svc), in the same form. Both are only read.
-	Fields, Extra []string
+	// made by [AppendFields]; Extra are more of them (a listener's or a
+	// route's own, such as alt-svc), in the same form. All are only read.
+	Fields []string
+	Extra  [2][]string
 	// ContentLength is the content-length field value; "" for none.
 	ContentLength string
 	// Body is the body, written after the header unless it is empty. It
@@ -75,8 +77,8 @@ func AppendFields(dst []string, h http.Header) ([]string, bool) {
 func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request) bool {
 	sc.serveG.check()
 	h := &sc.hit
-	*h = Hit{}
-	if !sc.srv.Hit(req, h) {
+	defer func() { *h = Hit{} }() // keep no body alive on an idle connection
+	if !sc.askHit(req, h) {
 		return false
 	}
 	rws := rw.rws
@@ -91,7 +93,7 @@ func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request
 	hw := &writeResHeaders{
 		streamID:      st.id,
 		httpResCode:   h.Status,
-		fields:        [2][]string{h.Fields, h.Extra},
+		fields:        [3][]string{h.Fields, h.Extra[0], h.Extra[1]},
 		endStream:     endStream,
 		contentLength: h.ContentLength,
 	}
@@ -103,14 +105,29 @@ func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request
 	return true
 }
 
+// askHit asks [Server.Hit] for an answer to req in h. A panic there is
+// logged and taken for no answer, so that the handler serves req (and
+// recovers from a panic of its own for this stream alone) instead of the
+// connection dying with every stream on it.
+func (sc *serverConn) askHit(req *http.Request, h *Hit) (ok bool) {
+	defer func() {
+		if e := recover(); e != nil {
+			*h = Hit{}
+			ok = false
+			sc.logf("http2: panic answering a hit for %v: %v\n%s", sc.conn.RemoteAddr(), e, debug.Stack())
+		}
+	}()
+	return sc.srv.Hit(req, h)
+}
+
 // headerBlockBound is an upper bound on the bytes of w's HEADERS frame:
-// the frame header, a dynamic table size update, and each field as a
+// the frame header, two dynamic table size updates, and each field as a
 // literal with a new name (RFC 7541 §6.2), Huffman coding being used
 // only where it is shorter. It is 0 when the block might need
 // CONTINUATION frames.
 func headerBlockBound(w *writeResHeaders) int {
 	const perField = 1 + 3 + 3 // representation byte, and two lengths of up to 3 bytes each (< 2^14 + 127)
-	n := frameHeaderLen + 6 + perField + len(":status") + 3
+	n := frameHeaderLen + 2*6 + perField + len(":status") + 3
 	for _, fs := range w.fields {
 		for _, f := range fs {
 			n += len(f)

@@ -415,7 +415,9 @@ func (s *sorter) SortStrings(ss []string) {
 type incomparable [0]func()
 
 // popcache: readBufferSize is the size of serverConn.br.
-const readBufferSize = 16 << 10
+// 4 KiB, as net/http's HTTP/1.1 server reads: a batch of requests is
+// small, and a larger read (a body's DATA) goes around the buffer.
+const readBufferSize = 4 << 10
 
 // frameBuffered reports whether br holds at least one whole frame, so
 // that reading it will not wait on the connection.
