@@ -7,8 +7,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"time"
-
-	"github.com/popcache/popcache/cache"
 )
 
 const (
@@ -243,17 +241,13 @@ func (c *fastConn) answer(head *h1Head) bool {
 	now := s.now()
 	rq := &c.rq
 	*rq = Request{In: &c.req, Start: now}
-	obj := s.plainHit(rq, now)
+	obj, memo, code := s.fastHit(rq, now)
 	if obj == nil {
 		return false
 	}
-	rq.status.hit = true
-	rq.status.setTTL(ttl(&obj.Meta, now))
-	rq.Result = "hit"
-	memo := s.hitMemo(rq, obj, now, true)
-	h1, code := memo.H1, obj.Meta.Status
-	if code == http.StatusOK && hasConditional(c.hdr) && cache.NotModified(c.hdr, &obj.Meta) {
-		h1, code = memo.H1NotModified, http.StatusNotModified
+	h1 := memo.H1
+	if code == http.StatusNotModified {
+		h1 = memo.H1NotModified
 	}
 	s.lm.h1.Inc()
 	s.m.inflight.Inc()

@@ -48,6 +48,26 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	return obj
 }
 
+// fastHit is plainHit for the fast paths: for a hit it marks rq one and
+// returns the object, its memo with the heads made, and the status to
+// answer (the stored one, or 304 when the client's conditional matches,
+// RFC 9110 §13.2.2); else obj is nil.
+func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, memo *cache.ServeMemo, code int) {
+	obj = s.plainHit(rq, now)
+	if obj == nil {
+		return nil, nil, 0
+	}
+	rq.status.hit = true
+	rq.status.setTTL(ttl(&obj.Meta, now))
+	rq.Result = "hit"
+	memo = s.hitMemo(rq, obj, now, true)
+	code = obj.Meta.Status
+	if h := rq.In.Header; code == http.StatusOK && hasConditional(h) && cache.NotModified(h, &obj.Meta) {
+		code = http.StatusNotModified
+	}
+	return obj, memo, code
+}
+
 // bodyAllowed reports whether a response with status code may have a
 // body (RFC 9110 §6.4.1).
 func bodyAllowed(code int) bool {

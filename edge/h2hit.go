@@ -23,20 +23,9 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s := f.s
 	now := s.now()
 	rq := &Request{In: r, Start: now}
-	obj := s.plainHit(rq, now)
-	if obj == nil {
+	obj, memo, code := s.fastHit(rq, now)
+	if obj == nil || memo.H2 == nil {
 		return false
-	}
-	rq.status.hit = true
-	rq.status.setTTL(ttl(&obj.Meta, now))
-	rq.Result = "hit"
-	memo := s.hitMemo(rq, obj, now, true)
-	if memo.H2 == nil {
-		return false
-	}
-	code := obj.Meta.Status
-	if code == http.StatusOK && hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
-		code = http.StatusNotModified
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()
