@@ -82,6 +82,8 @@ func TestH2HitAnswersAsHandler(t *testing.T) {
 		{"range", "GET", "/plain", "", []string{"Range", "bytes=0-3"}, false},
 		{"reload", "GET", "/plain", "", []string{"Cache-Control", "max-age=0", "Pragma", "no-cache"}, true},
 		{"request no-store", "GET", "/plain", "", []string{"Cache-Control", "no-store"}, true},
+		{"Vary: Cache-Control, same request", "GET", "/varycc", "", nil, true},
+		{"Vary: Cache-Control, another variant", "GET", "/varycc", "", []string{"Cache-Control", "no-cache"}, false},
 		{"GET with a body", "GET", "/plain", "x", nil, false},
 		{"POST", "POST", "/plain", "x", nil, false},
 		{"OPTIONS", "OPTIONS", "/plain", "", nil, false},
