@@ -88,13 +88,20 @@ func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Con
 		f, err := fetch(fctx)
 		if f != nil {
 			f.leader = me
-			if f.Object != nil {
+			switch {
+			case f.Object != nil:
 				if st, ok := f.Object.src.(*stream); ok && timer.Stop() {
 					// The body streams on: keep its request alive until it
 					// ends; the stream bounds the time between reads.
 					handedOff = true
 					st.afterDone(cancel)
 				}
+			case f.Private != nil && timer.Stop():
+				// The leader alone reads this body, after we return: keep
+				// its request alive until the leader closes it, or until
+				// the leader's own request ends.
+				handedOff = true
+				f.Private.Body = newLeaderBody(ctx, f.Private.Body, cancel)
 			}
 		}
 		return f, err
@@ -132,4 +139,23 @@ func (s *Store) role(v any, err error, me *int) (*Fill, FillRole, error) {
 	default:
 		return nil, Released, nil
 	}
+}
+
+// leaderBody is an unshared fill's body, read by its leader: closing it,
+// or the end of the leader's request, ends the fetch's request.
+type leaderBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+	stop   func() bool
+}
+
+func newLeaderBody(leader context.Context, body io.ReadCloser, cancel context.CancelFunc) *leaderBody {
+	return &leaderBody{ReadCloser: body, cancel: cancel, stop: context.AfterFunc(leader, cancel)}
+}
+
+func (b *leaderBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.stop()
+	b.cancel()
+	return err
 }

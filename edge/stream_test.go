@@ -205,3 +205,53 @@ func TestStreamOriginFails(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsharedMissStreamsWhole: the first request for a response the
+// cache may not share (no-store, private) leads the fill and streams the
+// body to its client alone. The body goes on arriving after the fill's
+// fetch has returned its head, so the fetch's request must live until the
+// client has the whole body, and end when the client leaves.
+func TestUnsharedMissStreamsWhole(t *testing.T) {
+	const gap = 150 * time.Millisecond
+	var aborted atomic.Int32
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("Cache-Control", r.URL.Query().Get("cc"))
+		io.WriteString(w, "first;")
+		w.(http.Flusher).Flush()
+		wait := gap
+		if r.URL.Query().Get("hold") != "" {
+			wait = 10 * time.Second
+		}
+		select {
+		case <-time.After(wait):
+			io.WriteString(w, "second")
+		case <-r.Context().Done():
+			aborted.Add(1)
+		}
+	}), "")
+	for _, cc := range []string{"no-store", "private"} {
+		resp, body := n.get("/s?cc="+cc, "Host", "a.test")
+		if resp.StatusCode != http.StatusOK || body != "first;second" {
+			t.Errorf("Cache-Control: %s: %d %q, want 200 %q", cc, resp.StatusCode, body, "first;second")
+		}
+	}
+	if got := aborted.Load(); got != 0 {
+		t.Errorf("the origin saw %d requests cancelled while their bodies were still being read", got)
+	}
+
+	// A client that leaves mid-body ends the fetch: the origin sees its
+	// request cancelled instead of holding it for 10s.
+	c, br := dial(t, n)
+	io.WriteString(c, "GET /s?cc=no-store&hold=1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, len("first;"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("reading the first part: %v", err)
+	}
+	c.Close()
+	eventually(t, 5*time.Second, "the origin's request is cancelled after the client left", func() bool { return aborted.Load() == 1 })
+}
