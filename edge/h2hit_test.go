@@ -171,6 +171,11 @@ type rawH2 struct {
 	fr    *http2.Framer
 	enc   *hpack.Encoder
 	buf   bytes.Buffer
+	// The streams read so far, by ID: frames of several streams may
+	// interleave, so response keeps what it reads for the others.
+	status map[uint32]string
+	body   map[uint32][]byte
+	ended  map[uint32]bool
 }
 
 // dialH2C opens an HTTP/2 connection with prior knowledge to n's plain
@@ -183,7 +188,7 @@ func dialH2C(t *testing.T, n *node, settings ...http2.Setting) *rawH2 {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	h := &rawH2{t: t, c: c}
+	h := &rawH2{t: t, c: c, status: map[uint32]string{}, body: map[uint32][]byte{}, ended: map[uint32]bool{}}
 	h.fr = http2.NewFramer(c, c)
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.enc = hpack.NewEncoder(&h.buf)
@@ -209,10 +214,10 @@ func (h *rawH2) block(path string) []byte {
 // granting flow control as it reads, and returns the status and body.
 func (h *rawH2) response(id uint32) (status string, body []byte) {
 	h.t.Helper()
-	for {
+	for !h.ended[id] {
 		f, err := h.fr.ReadFrame()
 		if err != nil {
-			h.t.Fatalf("stream %d: %v (status %q, %d body bytes so far)", id, err, status, len(body))
+			h.t.Fatalf("stream %d: %v (status %q, %d body bytes so far)", id, err, h.status[id], len(h.body[id]))
 		}
 		switch f := f.(type) {
 		case *http2.SettingsFrame:
@@ -222,29 +227,20 @@ func (h *rawH2) response(id uint32) (status string, body []byte) {
 		case *http2.GoAwayFrame:
 			h.t.Fatalf("stream %d: GOAWAY %v", id, f.ErrCode)
 		case *http2.RSTStreamFrame:
-			if f.StreamID == id {
-				h.t.Fatalf("stream %d: RST_STREAM %v", id, f.ErrCode)
-			}
+			h.t.Fatalf("stream %d: RST_STREAM %v", f.StreamID, f.ErrCode)
 		case *http2.MetaHeadersFrame:
-			if f.StreamID == id {
-				status = f.PseudoValue("status")
-				if f.StreamEnded() {
-					return status, body
-				}
-			}
+			h.status[f.StreamID] = f.PseudoValue("status")
+			h.ended[f.StreamID] = f.StreamEnded()
 		case *http2.DataFrame:
 			if n := uint32(len(f.Data())); n > 0 && !h.quiet {
 				h.fr.WriteWindowUpdate(0, n)
 				h.fr.WriteWindowUpdate(f.StreamID, n)
 			}
-			if f.StreamID == id {
-				body = append(body, f.Data()...)
-				if f.StreamEnded() {
-					return status, body
-				}
-			}
+			h.body[f.StreamID] = append(h.body[f.StreamID], f.Data()...)
+			h.ended[f.StreamID] = f.StreamEnded()
 		}
 	}
+	return h.status[id], h.body[id]
 }
 
 // TestH2HitFlushesBeforeContinuation sends a hit and, in the same write,
