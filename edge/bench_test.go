@@ -96,6 +96,21 @@ func BenchmarkFastPathAnswer(b *testing.B) {
 	}
 }
 
+// launchBenchNode starts an edge in front of a 1 KiB origin, with its
+// fast paths or without (noFastPath), and fills /obj.
+func launchBenchNode(b *testing.B, fast bool) *node {
+	b.Helper()
+	o := httptest.NewServer(benchOrigin(1 << 10))
+	b.Cleanup(o.Close)
+	cfg, err := conf.Parse("bench.toml", []byte("[[origins]]\nname = \"o\"\nservers = [{ url = \""+o.URL+"\" }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	n, _ := launchWith(b, cfg, o, newClock(), func(s *Server) { s.noFastPath = !fast })
+	n.get("/obj")
+	return n
+}
+
 // BenchmarkHitRawLoopback is a 1 KiB memory hit over a real keep-alive
 // loopback connection from a raw client that allocates nothing, through
 // the fast path and through net/http alone: their ratio is what the fast
@@ -103,15 +118,7 @@ func BenchmarkFastPathAnswer(b *testing.B) {
 func BenchmarkHitRawLoopback(b *testing.B) {
 	for _, mode := range []string{"fast", "net-http"} {
 		b.Run(mode, func(b *testing.B) {
-			clk := newClock()
-			o := httptest.NewServer(benchOrigin(1 << 10))
-			b.Cleanup(o.Close)
-			cfg, err := conf.Parse("bench.toml", []byte("[[origins]]\nname = \"o\"\nservers = [{ url = \""+o.URL+"\" }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, _ := launchWith(b, cfg, o, clk, func(s *Server) { s.noFastPath = mode == "net-http" })
-			n.get("/obj")
+			n := launchBenchNode(b, mode != "net-http")
 			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
 			if err != nil {
 				b.Fatal(err)

@@ -6,14 +6,11 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
-
-	"github.com/popcache/popcache/conf"
 )
 
 // BenchmarkH2HitRawLoopback is a 1 KiB memory hit over HTTP/2 with prior
@@ -25,15 +22,7 @@ import (
 func BenchmarkH2HitRawLoopback(b *testing.B) {
 	for _, mode := range []string{"hit-path", "net-http"} {
 		b.Run(mode, func(b *testing.B) {
-			clk := newClock()
-			o := httptest.NewServer(benchOrigin(1 << 10))
-			b.Cleanup(o.Close)
-			cfg, err := conf.Parse("bench.toml", []byte("[[origins]]\nname = \"o\"\nservers = [{ url = \""+o.URL+"\" }]\n[[routes]]\nname = \"all\"\norigin = \"o\"\n"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			n, _ := launchWith(b, cfg, o, clk, func(s *Server) { s.noFastPath = mode == "net-http" })
-			n.get("/obj")
+			n := launchBenchNode(b, mode != "net-http")
 			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
 			if err != nil {
 				b.Fatal(err)
