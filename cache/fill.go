@@ -70,39 +70,10 @@ func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Con
 		return &Fill{Object: st.obj, Stored: st.stored, UpstreamStatus: st.obj.Meta.Status}, Collapsed, nil
 	}
 	me := new(int)
-	ch := s.flights.DoChan(key, func() (res any, err error) {
-		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		timer := time.AfterFunc(s.cfg.FillTimeout.D(), cancel)
-		handedOff := false
-		defer func() {
-			timer.Stop()
-			if !handedOff {
-				cancel()
-			}
-		}()
-		defer func() {
-			if p := recover(); p != nil {
-				res, err = nil, fmt.Errorf("cache: fill %q: panic: %v", key, p)
-			}
-		}()
-		f, err := fetch(fctx)
+	ch := s.flights.DoChan(key, func() (any, error) {
+		f, err := s.runFetch(ctx, key, false, fetch)
 		if f != nil {
 			f.leader = me
-			switch {
-			case f.Object != nil:
-				if st, ok := f.Object.src.(*stream); ok && timer.Stop() {
-					// The body streams on: keep its request alive until it
-					// ends; the stream bounds the time between reads.
-					handedOff = true
-					st.afterDone(cancel)
-				}
-			case f.Private != nil && timer.Stop():
-				// The leader alone reads this body, after we return: keep
-				// its request alive until the leader closes it, or until
-				// the leader's own request ends.
-				handedOff = true
-				f.Private.Body = newLeaderBody(ctx, f.Private.Body, cancel)
-			}
 		}
 		return f, err
 	})
@@ -118,6 +89,65 @@ func (s *Store) Fill(ctx context.Context, key string, fetch func(ctx context.Con
 		}()
 		return nil, Leader, ctx.Err()
 	}
+}
+
+// Fetch is [Store.Fill] for one caller alone, uncoalesced (hit-for-miss, a
+// waiter released from a fill it could not share, another variant): no
+// one else waits on it, so the caller's ctx ending before the head has
+// arrived ends the fetch. After that its lifetime is Fill's: a body that
+// streams into the store may have joiners, and the fetch outlives the
+// caller's request until the stream ends; a Private body lives until it
+// is closed or ctx ends.
+func (s *Store) Fetch(ctx context.Context, key string, fetch func(ctx context.Context) (*Fill, error)) (*Fill, error) {
+	return s.runFetch(ctx, key, true, fetch)
+}
+
+// runFetch calls fetch under a context of its own, detached from ctx (the
+// request of the caller that started it) and bounded by the fill timeout
+// until the head arrives; with alone, ctx ending before then cancels it
+// too. A streamed body's fetch then ends with its stream; a Private
+// body's when the body is closed or ctx ends. Any other outcome ends the
+// fetch's context on return. A panic in fetch is returned as an error.
+func (s *Store) runFetch(ctx context.Context, key string, alone bool, fetch func(ctx context.Context) (*Fill, error)) (f *Fill, err error) {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	timer := time.AfterFunc(s.cfg.FillTimeout.D(), cancel)
+	stopEarly := func() bool { return true }
+	if alone {
+		stopEarly = context.AfterFunc(ctx, cancel)
+	}
+	handedOff := false
+	defer func() {
+		timer.Stop()
+		stopEarly()
+		if !handedOff {
+			cancel()
+		}
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("cache: fill %q: panic: %v", key, p)
+		}
+	}()
+	f, err = fetch(fctx)
+	if f == nil {
+		return f, err
+	}
+	switch {
+	case f.Object != nil:
+		if st, ok := f.Object.src.(*stream); ok && timer.Stop() && stopEarly() {
+			// The body streams on: keep its request alive until it
+			// ends; the stream bounds the time between reads.
+			handedOff = true
+			st.afterDone(cancel)
+		}
+	case f.Private != nil && timer.Stop():
+		// The caller alone reads this body, after we return: keep its
+		// request alive until the caller closes it, or until the caller's
+		// own request ends.
+		handedOff = true
+		f.Private.Body = newLeaderBody(ctx, f.Private.Body, cancel)
+	}
+	return f, err
 }
 
 // role sorts a fill result out for one caller.

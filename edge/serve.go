@@ -199,8 +199,9 @@ func (s *Server) fill(w http.ResponseWriter, rq *Request, stale *cache.Object) {
 // or released from a fill that could not be shared). A cacheable response
 // is still stored.
 func (s *Server) fetchAndServe(w http.ResponseWriter, rq *Request, stale *cache.Object) {
-	ctx := rq.In.Context()
-	f, err := s.fetch(ctx, rq, stale, "fill")
+	f, err := s.store.Fetch(rq.In.Context(), rq.Key, func(ctx context.Context) (*cache.Fill, error) {
+		return s.fetch(ctx, rq, stale, "fill")
+	})
 	if err != nil {
 		s.upstreamFailed(w, rq, stale, err)
 		return
