@@ -66,6 +66,11 @@ type Store struct {
 	pumps     sync.WaitGroup
 	quit      chan struct{} // closed by Close
 	closeOnce sync.Once
+	// closeMu orders Stream's setup before Close: Stream holds it for
+	// reading while it opens a disk writer and counts its pump; Close
+	// sets closed under it, so a later Stream stores nothing.
+	closeMu sync.RWMutex
+	closed  bool
 
 	purges purgeIndex // purge rules (purge.go); the zero value has none
 }
@@ -174,6 +179,9 @@ func (s *Store) Run(ctx context.Context) {
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
 		close(s.quit)
 		s.streamsMu.Lock()
 		for st := range s.running {

@@ -99,6 +99,15 @@ func (s *Store) Stream(key string, meta Meta, body io.ReadCloser, now time.Time)
 		joinable: true,
 		readers:  make(map[*streamReader]struct{}),
 	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		// A fetch whose head came after Close (a node stopping): its
+		// client still gets the body; nothing is stored or waited for.
+		st.obj = &Object{Meta: meta, src: st}
+		go st.run()
+		return st.obj, false
+	}
 	storable := st.until.After(now)
 	if storable && len(meta.VaryFields) > 0 {
 		st.storeKey = variantKey(key, s.varyGeneration(key, meta.VaryFields, st.until, now), meta.VaryKey)
@@ -133,9 +142,12 @@ func (st *stream) afterDone(f func()) {
 func (st *stream) run() {
 	defer func() {
 		st.s.streamsMu.Lock()
+		_, counted := st.s.running[st]
 		delete(st.s.running, st)
 		st.s.streamsMu.Unlock()
-		st.s.pumps.Done()
+		if counted {
+			st.s.pumps.Done()
+		}
 	}()
 	st.finish(st.pump())
 }

@@ -343,3 +343,24 @@ func TestStreamRange(t *testing.T) {
 		t.Fatalf("range: %d bytes, %v", got.Len(), err)
 	}
 }
+
+// TestStreamAfterClose: a fill whose head arrives after the store closed
+// (a node stopping) still streams its body to its reader, stores nothing,
+// and neither touches the closed disk tier nor upsets Close's count of
+// pumps.
+func TestStreamAfterClose(t *testing.T) {
+	s, _ := testStore(t, diskConfig(t.TempDir()))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	want := body(200<<10, 3)
+	obj, stored := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), io.NopCloser(bytes.NewReader(want)), now)
+	if stored {
+		t.Error("stored after Close")
+	}
+	var got bytes.Buffer
+	if _, err := obj.WriteBody(context.Background(), &got, 0, -1, nil); err != nil || !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("body: %d bytes, %v; want %d", got.Len(), err, len(want))
+	}
+}
