@@ -66,12 +66,16 @@ func (h *heapSampler) sample() [2]int64 {
 // (the origin holds the rest back until all 20 are reading), and the heap
 // grows by a few chunks per reader, nowhere near one copy of the body.
 // Afterwards the object is a hit from disk. Under the race detector (or
-// -short) the body is 64 MiB, to keep the run short on small machines;
-// the checks are the same.
+// -short) the body is 128 MiB, to keep the run short on small machines,
+// with a looser bound on the heap (see below); the checks are the same.
 func TestStreamLargeBody(t *testing.T) {
-	size := int64(200 << 20)
+	size, bound := int64(200<<20), int64(64<<20)
 	if raceBuild || testing.Short() {
-		size = 64 << 20
+		// Race builds keep Pebble's memtables and block cache in the Go
+		// heap and allocate for the detector: their live heap is noisier
+		// (43 to 68 MiB seen on a loaded machine), so the bound is looser
+		// and the body larger, the bound still well under one copy of it.
+		size, bound = 128<<20, 96<<20
 	}
 	const clients = 20
 	clk := newClock()
@@ -140,8 +144,8 @@ func TestStreamLargeBody(t *testing.T) {
 	// Two chunks per reader (one being written to it, one read from disk)
 	// and the window come to about 12 MiB; the rest of the bound is slack
 	// for loaded machines, where readers lag behind.
-	if live > 64<<20 {
-		t.Errorf("live heap grew by %d MiB; want a few chunks per reader, far from one copy of the body", live>>20)
+	if live > bound {
+		t.Errorf("live heap grew by %d MiB (bound %d MiB); want a few chunks per reader, far from one copy of the body", live>>20, bound>>20)
 	}
 	resp, got, err := fetchChecked(t, n.url+"/big")
 	if err != nil || got != size || !strings.Contains(cacheStatusOf(resp), "hit") {
