@@ -17,6 +17,7 @@ var (
 	errNoRoute      = &statusError{http.StatusNotFound, "no route for this host", "no-route"}
 	errMethod       = &statusError{http.StatusMethodNotAllowed, "method not allowed", "method"}
 	errURITooLong   = &statusError{http.StatusRequestURITooLong, "request target too long", "uri-too-long"}
+	errBadTarget    = &statusError{http.StatusBadRequest, "bad request target", "bad-target"}
 	errBodyTooLarge = &statusError{http.StatusRequestEntityTooLarge, "request body too large", "body-too-large"}
 	errOnlyIfCached = &statusError{http.StatusGatewayTimeout, "not in cache (only-if-cached)", "only-if-cached"}
 )

@@ -27,7 +27,7 @@ import (
 func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	r := rq.In
 	h := r.Header
-	if len(r.RequestURI) > s.maxURI || len(h["Range"]) > 0 || s.checkLoop(r) != nil {
+	if len(r.RequestURI) > s.maxURI || !validTarget(r) || len(h["Range"]) > 0 || s.checkLoop(r) != nil {
 		return nil
 	}
 	rt := s.table.Match(r.Host, r.URL.Path)

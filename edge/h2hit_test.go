@@ -174,6 +174,7 @@ type rawH2 struct {
 	// The streams read so far, by ID: frames of several streams may
 	// interleave, so response keeps what it reads for the others.
 	status map[uint32]string
+	fields map[uint32][]hpack.HeaderField
 	body   map[uint32][]byte
 	ended  map[uint32]bool
 }
@@ -188,7 +189,7 @@ func dialH2C(t *testing.T, n *node, settings ...http2.Setting) *rawH2 {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	h := &rawH2{t: t, c: c, status: map[uint32]string{}, body: map[uint32][]byte{}, ended: map[uint32]bool{}}
+	h := &rawH2{t: t, c: c, status: map[uint32]string{}, fields: map[uint32][]hpack.HeaderField{}, body: map[uint32][]byte{}, ended: map[uint32]bool{}}
 	h.fr = http2.NewFramer(c, c)
 	h.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
 	h.enc = hpack.NewEncoder(&h.buf)
@@ -230,6 +231,7 @@ func (h *rawH2) response(id uint32) (status string, body []byte) {
 			h.t.Fatalf("stream %d: RST_STREAM %v", f.StreamID, f.ErrCode)
 		case *http2.MetaHeadersFrame:
 			h.status[f.StreamID] = f.PseudoValue("status")
+			h.fields[f.StreamID] = f.RegularFields()
 			h.ended[f.StreamID] = f.StreamEnded()
 		case *http2.DataFrame:
 			if n := uint32(len(f.Data())); n > 0 && !h.quiet {

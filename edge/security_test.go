@@ -2,12 +2,16 @@ package edge
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // TestBadFraming sends malformed and smuggling-shaped requests on raw
@@ -267,5 +271,72 @@ func TestTrustedProxyForwardingFields(t *testing.T) {
 		if got := h.Get(f); got != v {
 			t.Errorf("%s = %q, want %q", f, got, v)
 		}
+	}
+}
+
+// TestRequestTargets: a request-target the pipeline would key and route
+// as one thing and forward as another is refused with 400 before it can
+// reach the origin or the cache. net/http parses "x:*" into an opaque URL
+// with an empty path: taken for "/" by routing and the key, sent to the
+// origin as "*", its answer would have become everyone's home page.
+func TestRequestTargets(t *testing.T) {
+	var c counter
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.inc(r.RequestURI)
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "origin saw "+r.RequestURI)
+	}), "")
+	tests := []struct {
+		name, req string
+		want      int
+	}{
+		{"scheme and opaque part", "GET x:* HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 400},
+		{"mailto", "GET mailto:a@a.test HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 400},
+		{"asterisk for GET", "GET * HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 400},
+		{"relative path", "GET a/b HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 400},
+		{"origin-form", "GET /ok HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
+		{"absolute-form", "GET http://a.test/abs HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
+		{"asterisk for OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := n.raw(tt.req)
+			if want := fmt.Sprintf("HTTP/1.1 %d ", tt.want); !strings.HasPrefix(got, want) {
+				t.Errorf("got %q, want %s", firstLine(got), want)
+			}
+		})
+	}
+	// (net/http answers OPTIONS * itself.) Nothing else reached the origin.
+	c.mu.Lock()
+	if len(c.n) != 2 || c.n["/ok"] != 1 || c.n["/abs"] != 1 {
+		t.Errorf("the origin saw %v, want /ok and /abs once each", c.n)
+	}
+	c.mu.Unlock()
+	if _, body := n.get("/", "Host", "a.test"); body != "origin saw /" {
+		t.Errorf("GET /: %q, want the origin's answer to /", body)
+	}
+
+	// HTTP/2's :path may carry a space, which the upstream request line
+	// cannot.
+	h := dialH2C(t, n)
+	h.buf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "a.test"}, {":path", "/p?x=1 y"}} {
+		h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: h.buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := h.response(1)
+	var cacheStatus string
+	for _, f := range h.fields[1] {
+		if f.Name == "cache-status" {
+			cacheStatus = f.Value
+		}
+	}
+	if status != "400" || !strings.Contains(cacheStatus, "detail=bad-target") {
+		t.Errorf("HTTP/2 :path with a space: %s, Cache-Status %q; want the edge's own 400 (detail=bad-target)", status, cacheStatus)
+	}
+	if got := c.get("/p?x=1 y"); got != 0 {
+		t.Errorf("the origin saw the target with a space %d times", got)
 	}
 }

@@ -34,6 +34,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, rq, errURITooLong)
 		return
 	}
+	if !validTarget(r) {
+		s.fail(w, rq, errBadTarget)
+		return
+	}
 	if err := s.checkLoop(r); err != nil {
 		s.fail(w, rq, err)
 		return
