@@ -51,8 +51,8 @@ func h2Do(t *testing.T, c *http.Client, n *node, method, path string, body io.Re
 }
 
 // TestH2HitAnswersAsHandler sends the same HTTP/2 requests to an edge
-// whose HTTP/2 server answers hits itself and to one with net/http's own
-// HTTP/2 server and handler alone, and requires the same answers: status,
+// whose HTTP/2 server answers hits itself and to one where the same
+// server gives every request to the handler, and requires the same answers: status,
 // every header field, body. It also checks which requests the hit path
 // answered, through its counter.
 func TestH2HitAnswersAsHandler(t *testing.T) {

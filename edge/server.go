@@ -147,12 +147,17 @@ func (s *Server) httpServer(f *front, p *http.Protocols) *http.Server {
 			MaxReadFrameSize: 1 << 20,
 		},
 	}
+	// One HTTP/2 server in every mode, x/net's, which is stricter than
+	// the copy in Go 1.26's net/http (a Host field that disagrees with
+	// :authority, for one); with hooks it has no hit path.
+	var hit func(*http.Request, *h2.Hit) bool
 	if s.fastPathOK() {
-		// It fails only on a TLSConfig with cipher suites HTTP/2 forbids;
-		// hs has none (the TLS listeners do their own handshakes).
-		if err := h2.ConfigureServer(hs, &h2.Server{Hit: f.h2Hit}); err != nil {
-			panic("edge: configuring HTTP/2: " + err.Error())
-		}
+		hit = f.h2Hit
+	}
+	// It fails only on a TLSConfig with cipher suites HTTP/2 forbids; hs
+	// has none (the TLS listeners do their own handshakes).
+	if err := h2.ConfigureServer(hs, &h2.Server{Hit: hit}); err != nil {
+		panic("edge: configuring HTTP/2: " + err.Error())
 	}
 	return hs
 }
