@@ -81,6 +81,24 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 	return out
 }
 
+// forwardedHTTPS reports whether a trusted proxy in front (an edge, before
+// a shield) says the client's request came over https. outbound forwards
+// that X-Forwarded-Proto to the origin, whose answer may depend on it (an
+// http-to-https redirect): so the key must too, or the shield would serve
+// the redirect to https clients. Only a request carrying the field pays
+// for the trust check.
+func (s *Server) forwardedHTTPS(r *http.Request) bool {
+	xfp := r.Header["X-Forwarded-Proto"]
+	if len(xfp) == 0 {
+		return false
+	}
+	if _, trusted := s.peer(r); !trusted {
+		return false
+	}
+	first, _, _ := strings.Cut(xfp[0], ",")
+	return strings.EqualFold(strings.TrimSpace(first), "https")
+}
+
 // peer returns the client's address and whether it is a trusted proxy.
 func (s *Server) peer(in *http.Request) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(in.RemoteAddr)

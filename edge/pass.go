@@ -103,7 +103,7 @@ func (s *Server) invalidate(rq *Request, respHeader http.Header) {
 func (s *Server) keyFor(rq *Request, u *url.URL) string {
 	r := rq.In
 	scheme := "http"
-	if r.TLS != nil || rq.Route.Policy.Key.Scheme == conf.KeySchemeHTTPS { // h3 has r.TLS too
+	if r.TLS != nil || rq.Route.Policy.Key.Scheme == conf.KeySchemeHTTPS || s.forwardedHTTPS(r) { // h3 has r.TLS too
 		scheme = "https"
 	}
 	var buf [256]byte

@@ -274,6 +274,44 @@ func TestTrustedProxyForwardingFields(t *testing.T) {
 	}
 }
 
+// TestTrustedProtoKeys: a node behind TLS-terminating proxies it trusts
+// (a shield behind edges) forwards their X-Forwarded-Proto to the origin,
+// so it keys on it too: an origin's http-to-https redirect, cached for
+// the http clients, is never served to the https ones. An untrusted
+// client's X-Forwarded-Proto is replaced, and changes nothing.
+func TestTrustedProtoKeys(t *testing.T) {
+	origin := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=3600")
+		if r.Header.Get("X-Forwarded-Proto") != "https" {
+			w.Header().Set("Location", "https://"+r.Host+r.URL.RequestURI())
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
+		}
+		io.WriteString(w, "secure content")
+	})
+	for _, tt := range []struct {
+		name, extra string
+		https       int // the status an https client gets after an http one filled the cache
+	}{
+		{"trusted", "[server]\ntrusted_proxies = [\"127.0.0.1\"]\n", http.StatusOK},
+		{"untrusted", "", http.StatusMovedPermanently},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := startNode(t, origin, tt.extra)
+			if resp, _ := n.get("/page", "X-Forwarded-Proto", "http"); resp.StatusCode != http.StatusMovedPermanently {
+				t.Fatalf("http client: %d, want the origin's 301", resp.StatusCode)
+			}
+			resp, body := n.get("/page", "X-Forwarded-Proto", "https")
+			if resp.StatusCode != tt.https {
+				t.Errorf("https client: %d %q (Cache-Status %q), want %d", resp.StatusCode, body, cacheStatusOf(resp), tt.https)
+			}
+			if resp, _ := n.get("/page", "X-Forwarded-Proto", "http"); resp.StatusCode != http.StatusMovedPermanently || !strings.Contains(cacheStatusOf(resp), "hit") {
+				t.Errorf("http client again: %d (%q), want the cached 301", resp.StatusCode, cacheStatusOf(resp))
+			}
+		})
+	}
+}
+
 // TestRequestTargets: a request-target the pipeline would key and route
 // as one thing and forward as another is refused with 400 before it can
 // reach the origin or the cache. net/http parses "x:*" into an opaque URL
