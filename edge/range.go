@@ -28,8 +28,13 @@ const (
 // representation of size bytes. A satisfiable range is returned as its
 // first byte and length; last positions past the end are clipped.
 func parseRange(v string, size int64) (kind rangeKind, off, n int64) {
-	spec, ok := strings.CutPrefix(strings.TrimSpace(v), "bytes=")
-	if !ok || strings.Contains(spec, ",") {
+	v = strings.TrimSpace(v)
+	const unit = "bytes="
+	if len(v) < len(unit) || !strings.EqualFold(v[:len(unit)], unit) { // units are case-insensitive (§14.1)
+		return rangeIgnored, 0, 0
+	}
+	spec := v[len(unit):]
+	if strings.Contains(spec, ",") {
 		return rangeIgnored, 0, 0
 	}
 	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
@@ -126,7 +131,11 @@ func applyRange(h http.Header, req http.Header, obj *cache.Object) (code int, of
 	if ir := req["If-Range"]; len(ir) > 0 && !ifRangeMatches(ir[0], &obj.Meta) {
 		return http.StatusOK, 0, -1
 	}
-	kind, off, n := parseRange(firstValue(req, "Range"), size)
+	rv := req["Range"]
+	if len(rv) != 1 { // several field lines make one list (RFC 9110 §5.3): several ranges, or invalid
+		return http.StatusOK, 0, -1
+	}
+	kind, off, n := parseRange(rv[0], size)
 	switch kind {
 	case rangeSatisfiable:
 		h["Content-Range"] = []string{"bytes " + strconv.FormatInt(off, 10) + "-" +

@@ -115,7 +115,9 @@ func TestRangeResponses(t *testing.T) {
 		{"memory: several ranges get the whole body", "GET", "/10000", []string{"Range", "bytes=0-1,3-4"}, 200, "", 0, 10000},
 		{"memory: If-Range matches", "GET", "/10000", []string{"Range", "bytes=5-9", "If-Range", `"/10000"`}, 206, "bytes 5-9/10000", 5, 5},
 		{"memory: If-Range differs", "GET", "/10000", []string{"Range", "bytes=5-9", "If-Range", `"old"`}, 200, "", 0, 10000},
-		{"memory: HEAD", "HEAD", "/10000", []string{"Range", "bytes=5-9"}, 206, "bytes 5-9/10000", 0, 0},
+		{"memory: HEAD ignores Range (RFC 9110 §14.2)", "HEAD", "/10000", []string{"Range", "bytes=5-9"}, 200, "", 0, 0},
+		{"memory: the unit is case-insensitive", "GET", "/10000", []string{"Range", "Bytes=0-0"}, 206, "bytes 0-0/10000", 0, 1},
+		{"memory: two Range lines get the whole body", "GET", "/10000", []string{"Range", "bytes=0-0", "Range", "bytes=5-5"}, 200, "", 0, 10000},
 		{"memory: If-None-Match wins over Range", "GET", "/10000", []string{"Range", "bytes=5-9", "If-None-Match", `"/10000"`}, 304, "", 0, 0},
 		{"disk: across chunks", "GET", "/3000017", []string{"Range", "bytes=262000-800000"}, 206, "bytes 262000-800000/3000017", 262000, 538001},
 		{"disk: last byte", "GET", "/3000017", []string{"Range", "bytes=-1"}, 206, "bytes 3000016-3000016/3000017", 3000016, 1},
@@ -126,7 +128,7 @@ func TestRangeResponses(t *testing.T) {
 			req, _ := http.NewRequest(tt.method, n.url+tt.path, nil)
 			req.Host = "cdn.test"
 			for i := 0; i+1 < len(tt.hdr); i += 2 {
-				req.Header.Set(tt.hdr[i], tt.hdr[i+1])
+				req.Header.Add(tt.hdr[i], tt.hdr[i+1])
 			}
 			resp, err := streamClient.Do(req)
 			if err != nil {

@@ -38,7 +38,9 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 			// net/http's HTTP/1.1 writes it, on every protocol.
 			code = http.StatusNotModified
 			delete(h, "Content-Length")
-		} else if len(r.Header["Range"]) > 0 {
+		} else if r.Method == http.MethodGet && len(r.Header["Range"]) > 0 {
+			// GET only: range handling is not defined for other methods,
+			// whose Range a server must ignore (RFC 9110 §14.2).
 			code, off, n = applyRange(h, r.Header, obj)
 		}
 	}
