@@ -71,13 +71,8 @@ func (s *Server) h2Fields(obj *cache.Object, m *cache.ServeMemo) ([]string, stri
 		return nil, ""
 	}
 	h := make(http.Header, len(stored)+2)
-	for k, v := range stored {
-		h[k] = v
-	}
+	s.copyStored(h, obj)
 	h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
-	for _, k := range s.strip {
-		delete(h, k)
-	}
 	fields, ok := h2.AppendFields(make([]string, 0, 2*len(h)+2), h)
 	if !ok {
 		return nil, ""

@@ -19,9 +19,7 @@ import (
 func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Object, now time.Time) {
 	r := rq.In
 	h := w.Header()
-	for k, v := range obj.Meta.Header {
-		h[k] = v
-	}
+	s.copyStored(h, obj)
 	if rq.status.isPlainHit() {
 		m := s.hitMemo(rq, obj, now, false)
 		h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
@@ -44,9 +42,6 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 			code, off, n = applyRange(h, r.Header, obj)
 		}
 	}
-	for _, k := range s.strip {
-		delete(h, k)
-	}
 	if f := s.hooks.ResponseFilter; f != nil {
 		f(rq, h)
 	}
@@ -68,6 +63,18 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 		return
 	}
 	s.writeBody(w, rq, obj, off, n)
+}
+
+// copyStored copies obj's stored fields into h, but those the purge tags
+// strip from client responses (which conf keeps clear of the fields the
+// pipeline sets itself: Age, Cache-Status, framing).
+func (s *Server) copyStored(h http.Header, obj *cache.Object) {
+	for k, v := range obj.Meta.Header {
+		h[k] = v
+	}
+	for _, k := range s.strip {
+		delete(h, k)
+	}
 }
 
 // writeBody streams a body that is on disk or still arriving, flushing
