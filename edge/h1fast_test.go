@@ -286,6 +286,11 @@ func TestFastPathTimeouts(t *testing.T) {
 	}
 }
 
+// fastCounters returns n's handoff and resume counters.
+func fastCounters(t *testing.T, n *node) (handoffs, resumes float64) {
+	return gatheredValue(t, n.reg, "popcache_h1_fast_handoffs_total"), gatheredValue(t, n.reg, "popcache_h1_fast_resumes_total")
+}
+
 // settledCounters waits until every handoff so far has been resumed and
 // returns the handoff and resume counters. A resumption is counted just
 // after its response is written, so a client can read the response of a
@@ -294,8 +299,7 @@ func TestFastPathTimeouts(t *testing.T) {
 func settledCounters(t *testing.T, n *node) (handoffs, resumes float64) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		handoffs = gatheredValue(t, n.reg, "popcache_h1_fast_handoffs_total")
-		resumes = gatheredValue(t, n.reg, "popcache_h1_fast_resumes_total")
+		handoffs, resumes = fastCounters(t, n)
 		if handoffs == resumes {
 			return handoffs, resumes
 		}
@@ -315,9 +319,6 @@ func TestFastPathResumes(t *testing.T) {
 	fast.get("/a", "Host", "a.test")
 	c, br := dial(t, fast)
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	counters := func() (handoffs, resumes float64) {
-		return gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total"), gatheredValue(t, fast.reg, "popcache_h1_fast_resumes_total")
-	}
 	h0, r0 := settledCounters(t, fast)
 	steps := []struct {
 		send              string
@@ -353,10 +354,10 @@ func TestFastPathResumes(t *testing.T) {
 			}
 		}
 		// A resumption is counted just after the response is written.
-		h, r := counters()
+		h, r := fastCounters(t, fast)
 		for deadline := time.Now().Add(5 * time.Second); (h-h0 != st.handoffs || r-r0 != st.resumes) && time.Now().Before(deadline); {
 			time.Sleep(5 * time.Millisecond)
-			h, r = counters()
+			h, r = fastCounters(t, fast)
 		}
 		if h-h0 != st.handoffs || r-r0 != st.resumes {
 			t.Errorf("after step %d: %v handoffs, %v resumes; want %v, %v", i, h-h0, r-r0, st.handoffs, st.resumes)
