@@ -75,6 +75,7 @@ func getAsync(n *node, path string, hdr ...string) <-chan string {
 // held open, so that the identity variant a later client asks for is
 // fetched uncoalesced (fetchAndServe, after the Vary mismatch).
 func startVaryFills(t *testing.T) (*node, *varyOrigin, <-chan string) {
+	t.Helper()
 	o := newVaryOrigin()
 	n := startNode(t, o, "")
 	a := getAsync(n, "/v", "Accept-Encoding", "gzip")
@@ -126,8 +127,14 @@ func TestUncoalescedFillOutlivesClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := cacheStatusOf(resp); !strings.Contains(s, "fwd=vary-miss") {
-		t.Fatalf("B: Cache-Status %q, want a vary-miss", s)
+	// B fetches its own variant: Cache-Status says vary-miss, or uri-miss
+	// when B came before A's stream was registered and met it in the
+	// fill instead (the fetch is the same uncoalesced one).
+	if s := cacheStatusOf(resp); !strings.Contains(s, "fwd=vary-miss") && !strings.Contains(s, "fwd=uri-miss") {
+		t.Fatalf("B: Cache-Status %q, want a miss", s)
+	}
+	if f := o.count(""); f != 1 {
+		t.Fatalf("%d fetches of the identity variant for B, want 1", f)
 	}
 	c := getAsync(n, "/v")
 	time.Sleep(100 * time.Millisecond) // C joins B's fill
