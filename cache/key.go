@@ -85,6 +85,20 @@ func (r *KeyRecipe) Append(dst []byte, scheme, host, rawPath, rawQuery string, h
 	return dst
 }
 
+// NormalHost returns host as keys hold it: lower-case, without a trailing
+// dot and without the scheme's default port. It returns host itself, with
+// no allocation, when that is already its form. An edge forwards this
+// form upstream, so that every request sharing a key asks the origin for
+// the same host.
+func NormalHost(scheme, host string) string {
+	var buf [128]byte
+	b := appendHost(buf[:0], scheme, host)
+	if string(b) == host {
+		return host
+	}
+	return string(b)
+}
+
 // appendHost appends host lower-cased, without a trailing dot and without
 // the scheme's default port.
 func appendHost(dst []byte, scheme, host string) []byte {

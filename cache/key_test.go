@@ -137,3 +137,26 @@ func BenchmarkKey(b *testing.B) {
 		buf = r.Append(buf[:0], "https", "www.Example.com", "/static/app.v123.js", "v=3&b=1", h)
 	}
 }
+
+func TestNormalHost(t *testing.T) {
+	tests := []struct{ scheme, host, want string }{
+		{"http", "a.test", "a.test"},
+		{"http", "A.Test.:80", "a.test"},
+		{"https", "a.test:443", "a.test"},
+		{"https", "a.test:80", "a.test:80"},
+		{"http", "a.test:8080", "a.test:8080"},
+		{"http", "[::1]:80", "[::1]"},
+		{"http", "[::1]", "[::1]"},
+		{"http", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scheme+" "+tt.host, func(t *testing.T) {
+			if got := NormalHost(tt.scheme, tt.host); got != tt.want {
+				t.Errorf("NormalHost(%q, %q) = %q, want %q", tt.scheme, tt.host, got, tt.want)
+			}
+		})
+	}
+	if n := testing.AllocsPerRun(100, func() { NormalHost("http", "a.test") }); n != 0 {
+		t.Errorf("NormalHost of a normal host allocates %v times", n)
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/popcache/popcache/cache"
 )
 
 // fillStripped are request fields never sent on a fill or revalidation:
@@ -39,6 +41,14 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 	out := in.Clone(ctx)
 	out.RequestURI = ""
 	out.Close = false
+	// The key normalises the host: send that form, or "A.TEST.:80" would
+	// fill a.test's entry with an answer to a host the origin may spell
+	// into its links.
+	host := in.Host
+	if rq.Route != nil {
+		host = cache.NormalHost(s.keyScheme(rq), host)
+		out.Host = host
+	}
 	removeHopHeaders(out.Header)
 	if fill {
 		out.Method = http.MethodGet
@@ -74,7 +84,7 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 		out.Header["X-Forwarded-Proto"] = []string{proto}
 	}
 	if !trusted || len(out.Header["X-Forwarded-Host"]) == 0 {
-		out.Header["X-Forwarded-Host"] = []string{in.Host}
+		out.Header["X-Forwarded-Host"] = []string{host}
 	}
 	out.Header["Via"] = appendVia(out.Header["Via"], protoVersion(in)+" "+s.cfg.Server.Name)
 	out.Header["Cdn-Loop"] = s.appendCDNLoop(out.Header["Cdn-Loop"])

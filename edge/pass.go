@@ -102,10 +102,17 @@ func (s *Server) invalidate(rq *Request, respHeader http.Header) {
 // recipe and the request's headers.
 func (s *Server) keyFor(rq *Request, u *url.URL) string {
 	r := rq.In
-	scheme := "http"
-	if r.TLS != nil || rq.Route.Policy.Key.Scheme == conf.KeySchemeHTTPS || s.forwardedHTTPS(r) { // h3 has r.TLS too
-		scheme = "https"
-	}
 	var buf [256]byte
-	return string(rq.Route.Key.Append(buf[:0], scheme, r.Host, u.EscapedPath(), u.RawQuery, r.Header))
+	return string(rq.Route.Key.Append(buf[:0], s.keyScheme(rq), r.Host, u.EscapedPath(), u.RawQuery, r.Header))
+}
+
+// keyScheme is the scheme the request is keyed under: https over TLS (h3
+// included), behind a trusted proxy that says so, or on a route whose
+// keys are all https.
+func (s *Server) keyScheme(rq *Request) string {
+	r := rq.In
+	if r.TLS != nil || rq.Route.Policy.Key.Scheme == conf.KeySchemeHTTPS || s.forwardedHTTPS(r) {
+		return "https"
+	}
+	return "http"
 }
