@@ -377,4 +377,46 @@ func TestRequestTargets(t *testing.T) {
 	if got := c.get("/p?x=1 y"); got != 0 {
 		t.Errorf("the origin saw the target with a space %d times", got)
 	}
+
+	// Nor may it leave out the authority (RFC 9113 §8.3.1): it would be
+	// keyed under an empty host on a catch-all route.
+	h.buf.Reset()
+	for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":path", "/no-authority"}} {
+		h.enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: h.buf.Bytes(), EndStream: true, EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := h.response(3); status != "400" {
+		t.Errorf("HTTP/2 request without :authority or Host: %s, want 400", status)
+	}
+	if got := c.get("/no-authority"); got != 0 {
+		t.Errorf("the origin saw the request without authority %d times", got)
+	}
+}
+
+// TestNormalHostForwarded: the key normalises the host (case, trailing
+// dot, default port), so the origin must be asked for that same form:
+// otherwise the answer to "A.TEST.:80", whose links an origin may build
+// from Host, fills the entry every a.test client gets.
+func TestNormalHostForwarded(t *testing.T) {
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "host="+r.Host+" xfh="+r.Header.Get("X-Forwarded-Host"))
+	}), "")
+	for _, tt := range []struct{ host, want string }{
+		{"A.Test.:80", "host=a.test xfh=a.test"},
+		{"b.test:8080", "host=b.test:8080 xfh=b.test:8080"},
+		{"[::1]:80", "host=[::1] xfh=[::1]"},
+	} {
+		t.Run(tt.host, func(t *testing.T) {
+			got := n.raw("GET /links HTTP/1.1\r\nHost: " + tt.host + "\r\nConnection: close\r\n\r\n")
+			if !strings.HasPrefix(got, "HTTP/1.1 200 ") || !strings.HasSuffix(got, tt.want) {
+				t.Errorf("Host %q: %q, want the origin to see %q", tt.host, got, tt.want)
+			}
+		})
+	}
+	if _, body := n.get("/links", "Host", "a.test"); body != "host=a.test xfh=a.test" {
+		t.Errorf("a.test after A.Test.:80 filled its entry: %q", body)
+	}
 }

@@ -5,7 +5,10 @@ import "net/http"
 // validTarget reports whether r's request-target is one the pipeline
 // keys, routes and forwards as the same thing: a path beginning with "/"
 // (origin-form, or absolute-form with one or none), or "*" for OPTIONS
-// (RFC 9112 §3.2), with no space or control byte anywhere.
+// (RFC 9112 §3.2), with no space or control byte anywhere; and over
+// HTTP/2 and HTTP/3, an authority, in :authority or Host (RFC 9113
+// §8.3.1: http and https URIs have one). net/http already answers 400 to
+// an HTTP/1.1 request without Host; HTTP/1.0 may still omit it.
 //
 // net/http parses "GET x:* HTTP/1.1" into a URL with an opaque part and
 // an empty path: routing and the cache key would take it for "/" while
@@ -14,7 +17,7 @@ import "net/http"
 // would go into the upstream request line as they are.
 func validTarget(r *http.Request) bool {
 	u := r.URL
-	if u.Opaque != "" {
+	if u.Opaque != "" || (r.Host == "" && r.ProtoMajor >= 2) {
 		return false
 	}
 	switch {
