@@ -150,10 +150,11 @@ func (s *Service) consume(ctx context.Context, sess *session, untilCaughtUp bool
 // acknowledges it. A redelivered purge, or one whose ID was applied
 // already, is acknowledged without being applied again. A gap in the
 // sequence (purges deleted from the stream unread) costs a revalidation
-// of everything. An edge at the head of the stream first waits (up to
+// of everything. An edge that fetches through shields first waits (up to
 // purge.wait) for the live shields to apply the purge, so that a miss
 // right after never refetches the purged object from a shield that still
-// has it.
+// has it: every purge, those of a backlog too, since the edge serves
+// while it catches up (see tiers.go).
 func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -171,7 +172,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) error {
 		s.m.errors.WithLabelValues("decode").Inc()
 		s.log.Error("purge: skipping a message that does not decode", "seq", seq, "err", derr)
 	}
-	if derr == nil && s.role == conf.RoleEdge && meta.NumPending == 0 {
+	if derr == nil && s.viaShields {
 		s.waitForShields(ctx, seq)
 	}
 
@@ -245,11 +246,16 @@ func (s *Service) ack(ctx context.Context, msg jetstream.Msg) {
 }
 
 // waitForShields waits, up to purge.wait, until every live shield has
-// applied seq (see tiers.go).
+// applied seq (see tiers.go). Shields that made no progress meanwhile
+// are not waited for again until they do.
 func (s *Service) waitForShields(ctx context.Context, seq uint64) {
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.Wait.D())
 	defer cancel()
+	s.holding.Store(seq)
+	defer s.holding.Store(0)
 	if !s.shields.wait(wctx, seq) && ctx.Err() == nil {
-		s.log.Warn("purge: applying before every live shield did", "seq", seq, "waited", s.cfg.Wait.D())
+		s.shields.giveUp(seq, time.Now())
+		s.log.Warn("purge: applying before every live shield did; not waiting again for those until they progress",
+			"seq", seq, "waited", s.cfg.Wait.D())
 	}
 }

@@ -76,6 +76,10 @@ type Service struct {
 	m       *metrics
 	bus     *bus // opened by Start
 
+	// viaShields: the node is an edge that fetches through shields, so
+	// it applies each purge after the live shields (see tiers.go).
+	viaShields bool
+
 	// applyMu serialises applying purges, retiring rules and compacting
 	// the journal, and protects journal and state.
 	applyMu sync.Mutex
@@ -88,6 +92,7 @@ type Service struct {
 	attached atomic.Bool   // a session reads the stream
 	caughtUp atomic.Bool   // the backlog found at the last attach is applied
 	applied  atomic.Uint64 // last stream sequence applied
+	holding  atomic.Uint64 // the purge an edge holds until the live shields apply it; 0 for none
 	closed   atomic.Bool
 }
 
@@ -111,6 +116,8 @@ func New(cfg *conf.Config, c Cache, opts Options) (*Service, error) {
 		onApply: opts.OnApply,
 		bus:     &bus{},
 		state:   journalState{IDs: map[string]time.Time{}},
+
+		viaShields: cfg.Role == conf.RoleEdge && cfg.Shield.HasTier(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -193,7 +200,7 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.bus.open(s.cfg.Bus, s.cfg.Retention.D(), s.cfg.JournalDir, s.nodeID, s.log); err != nil {
 		return err
 	}
-	if s.role == conf.RoleEdge {
+	if s.viaShields {
 		if _, err := s.shields.watch(s.bus.nc, s.appliedSubject()); err != nil {
 			return fmt.Errorf("purge: subscribe to the shields' progress: %w", err)
 		}
@@ -388,8 +395,12 @@ func (s *Service) Health() string {
 	if !s.attached.Load() {
 		return fmt.Sprintf("purge: bus connected but the stream is unreachable: purges are delayed (applied through seq %d)", seq)
 	}
+	state := "up to date"
 	if !s.caughtUp.Load() {
-		return fmt.Sprintf("purge: bus connected, catching up (applied through seq %d)", seq)
+		state = "catching up"
 	}
-	return fmt.Sprintf("purge: bus connected, up to date (applied through seq %d)", seq)
+	if h := s.holding.Load(); h != 0 {
+		return fmt.Sprintf("purge: bus connected, %s (applied through seq %d; seq %d waits for the shields)", state, seq, h)
+	}
+	return fmt.Sprintf("purge: bus connected, %s (applied through seq %d)", state, seq)
 }
