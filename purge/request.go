@@ -275,6 +275,21 @@ func parsePrefix(s string) (prefix, error) {
 	return p, nil
 }
 
+// portScheme is the scheme whose default port the prefix's host drops,
+// as cache keys do: the prefix's own, or for a prefix without a scheme
+// the one whose default port it names (80 http, 443 https). A bare
+// "a.test:443/s/" then matches the site's requests, which are keyed
+// without the port, rather than nothing.
+func (p prefix) portScheme() string {
+	if p.scheme != "" {
+		return p.scheme
+	}
+	if strings.HasSuffix(p.host, ":443") {
+		return "https"
+	}
+	return "http"
+}
+
 func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {

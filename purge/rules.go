@@ -44,7 +44,7 @@ func rules(q *Request, at time.Time, resolve Resolver) []cache.PurgeRule {
 		if err != nil {
 			continue
 		}
-		out = append(out, cache.PurgeRule{Kind: cache.PurgePrefix, Value: cache.PurgePrefixValue(p.scheme, p.host, p.path), Mode: mode, At: at})
+		out = append(out, cache.PurgeRule{Kind: cache.PurgePrefix, Value: cache.PurgePrefixValue(p.portScheme(), p.host, p.path), Mode: mode, At: at})
 	}
 	for _, h := range q.Hosts {
 		out = append(out, cache.PurgeRule{Kind: cache.PurgeHost, Value: cache.PurgeHostValue(h), Mode: mode, At: at})
