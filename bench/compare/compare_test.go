@@ -164,8 +164,8 @@ func TestTable(t *testing.T) {
 
 func TestScenarios(t *testing.T) {
 	full, quick := scenarios(false), scenarios(true)
-	if len(full) != 13 {
-		t.Fatalf("%d full scenarios, want 8 h1 + 2 paced h1 + h2c + tls + burst = 13", len(full))
+	if len(full) != 14 {
+		t.Fatalf("%d full scenarios, want 8 h1 + 2 paced h1 + h2c + tls h2 + tls h1 + burst = 14", len(full))
 	}
 	if len(quick) >= len(full) || len(quick) == 0 {
 		t.Fatalf("quick has %d scenarios, full %d", len(quick), len(full))
@@ -201,6 +201,7 @@ func TestArgs(t *testing.T) {
 			"wrk -t2 -c64 -d10s --timeout 5s --latency -s cfg/wrk-paced.lua http://127.0.0.1:80/ -- /obj/1k/hot"},
 		{"wrk paced keys", wrkArgs(scenario{size: "1k", keys: 10000, conns: 64, paced: true}, 80, 10*time.Second, "cfg"),
 			"wrk -t2 -c64 -d10s --timeout 5s --latency -s cfg/wrk-paced.lua http://127.0.0.1:80/ -- 1k 10000"},
+		{"wrk tls", wrkArgs(scenario{proto: tlsH1, size: "1k", keys: 1, conns: 64}, 443, 10*time.Second, "cfg"), "wrk -t2 -c64 -d10s --timeout 5s --latency https://127.0.0.1:443/obj/1k/hot"},
 		{"h2load tls", h2loadArgs(tl, 443, 10*time.Second), "h2load -t2 -c64 -m10 -D10 --warm-up-time=1 https://127.0.0.1:443/obj/1k/hot"},
 	}
 	for _, tt := range tests {

@@ -49,7 +49,11 @@ func runTool(ctx context.Context, limit time.Duration, argv ...string) (string, 
 
 // wrkArgs builds the wrk command line for an HTTP/1.1 scenario.
 func wrkArgs(sc scenario, port int, d time.Duration, configs string) []string {
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	scheme := "http"
+	if sc.proto == tlsH1 {
+		scheme = "https"
+	}
+	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
 	args := []string{"wrk", "-t2", fmt.Sprintf("-c%d", sc.conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s", "--latency"}
 	if sc.paced {
 		args = append(args, "-s", filepath.Join(configs, "wrk-paced.lua"), base+"/", "--")
@@ -153,7 +157,7 @@ func sumInts(ss []string) int64 {
 // runLoad applies one steady-load scenario to the server on port.
 func (r *runner) runLoad(ctx context.Context, sc scenario, port int) (loadResult, error) {
 	limit := r.opts.duration + 30*time.Second
-	if sc.proto == h1 {
+	if sc.proto.wrk() {
 		out, err := runTool(ctx, limit, wrkArgs(sc, port, r.opts.duration, r.opts.configs)...)
 		if err != nil {
 			return loadResult{}, err

@@ -334,7 +334,7 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 	p99 := rowKey{sc.name, metric{name: "p99 ms"}}
 	fetches := rowKey{sc.name, metric{name: "origin fetches"}}
 	keys := []rowKey{rps}
-	if sc.proto == h1 {
+	if sc.proto.wrk() {
 		keys = append(keys, p99) // wrk prints a latency distribution; h2load does not
 	}
 	if sc.burst {
@@ -405,7 +405,7 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 	switch {
 	case res.hasP99:
 		r.res.add(p99, s.name, res.p99ms)
-	case sc.proto == h1:
+	case sc.proto.wrk():
 		r.res.note("%s %s round %d: wrk printed no 99%% latency line", s.name, sc.name, round+1)
 	}
 	return nil

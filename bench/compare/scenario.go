@@ -45,6 +45,7 @@ func scenarios(quick bool) []scenario {
 		scenario{name: "h1 1k 10k-keys c64 paced 1ms", proto: h1, size: "1k", keys: 10000, conns: 64, paced: true},
 		scenario{name: "h2c 1k hot c64 m10", proto: h2c, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h2 1k hot c64 m10", proto: tls, size: "1k", keys: 1, conns: 64, quick: true},
+		scenario{name: "tls-h1 1k hot c64", proto: tlsH1, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "cold burst 500 /slow/200", proto: h1, burst: true, conns: 500, quick: true},
 	)
 	if !quick {
@@ -63,7 +64,7 @@ func scenarios(quick bool) []scenario {
 func tlsPaths(scs []scenario) []string {
 	var t []scenario
 	for _, sc := range scs {
-		if sc.proto == tls {
+		if sc.proto == tls || sc.proto == tlsH1 {
 			t = append(t, sc)
 		}
 	}

@@ -26,10 +26,15 @@ const (
 type protocol int
 
 const (
-	h1  protocol = iota // HTTP/1.1 keep-alive
-	h2c                 // HTTP/2 over cleartext, prior knowledge
-	tls                 // HTTP/2 over TLS (ALPN h2)
+	h1    protocol = iota // HTTP/1.1 keep-alive
+	h2c                   // HTTP/2 over cleartext, prior knowledge
+	tls                   // HTTP/2 over TLS (ALPN h2)
+	tlsH1                 // HTTP/1.1 over TLS (wrk offers no ALPN)
 )
+
+// wrk reports whether p's scenarios are driven by wrk (HTTP/1.1) rather
+// than h2load.
+func (p protocol) wrk() bool { return p == h1 || p == tlsH1 }
 
 // ports are a server's loopback listen ports; zero means "not served".
 type ports struct {
@@ -56,7 +61,7 @@ func (s *server) port(p protocol) (int, string) {
 			return 0, s.noH2C
 		}
 		return s.ports.H2C, ""
-	case tls:
+	case tls, tlsH1:
 		if s.noTLS != "" {
 			return 0, s.noTLS
 		}
