@@ -82,7 +82,7 @@ func BenchmarkFastPathAnswer(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	f := newFastServer(n.srv, ln)
+	f := newFastServer(n.srv, ln, n.srv.plainFront())
 	c := &fastConn{f: f, remote: "127.0.0.1:5555", hdr: make(http.Header, 8), wbuf: make([]byte, 0, 4<<10)}
 	req := []byte("GET /obj HTTP/1.1\r\nHost: " + strings.TrimPrefix(n.url, "http://") + "\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	b.ReportAllocs()

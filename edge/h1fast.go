@@ -2,10 +2,13 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The HTTP/1.1 fast path.
@@ -17,7 +20,8 @@ import (
 // on a 2-core machine, a bare net/http handler answering a constant 1 KiB
 // body was slower than Traffic Server answering from its cache.
 //
-// So each plain listener is served by fastServer first. Its connection
+// So each listener, plain or TLS, is served by fastServer first (on TLS,
+// the connections whose ALPN chose HTTP/1.1 or nothing). Its connection
 // loop reads requests into one buffer, parses the narrow, common form of
 // request a hit is (parseH1Head), runs the hit phases of the pipeline
 // (Server.plainHit), and writes the hit's memoised head and its body in
@@ -30,12 +34,18 @@ import (
 // has answered cleanly, the fast path takes the connection back
 // (h1fast_resume.go).
 
-// fastServer serves one plain listener: hits in its own connection loop,
-// everything else through hs, to which it hands connections over.
+// fastServer serves one listener, plain or TLS: hits in its own
+// connection loop, everything else through hs, to which it hands
+// connections over. On a TLS listener it serves the connections whose
+// ALPN chose HTTP/1.1 (or nothing); those that chose h2 go to hs at once.
 type fastServer struct {
-	s   *Server
-	ln  net.Listener
-	off *handoffListener // what hs Accepts from
+	s    *Server
+	ln   net.Listener
+	off  *handoffListener // what hs Accepts from
+	reqs prometheus.Counter
+	// altSvc is the Alt-Svc field value a TLS listener's responses carry
+	// unless the stored response has one (see front); nil for none.
+	altSvc []string
 
 	headerTimeout, idleTimeout, writeTimeout time.Duration
 	maxHead                                  int
@@ -46,12 +56,17 @@ type fastServer struct {
 	wg      sync.WaitGroup // connection loops
 }
 
-func newFastServer(s *Server, ln net.Listener) *fastServer {
+// newFastServer serves ln's hits; fr is the handler of the net/http
+// server it hands everything else to, whose request counter and Alt-Svc
+// it shares.
+func newFastServer(s *Server, ln net.Listener, fr *front) *fastServer {
 	sc := s.cfg.Server
 	f := &fastServer{
 		s:             s,
 		ln:            ln,
 		off:           newHandoffListener(ln.Addr()),
+		reqs:          fr.h1,
+		altSvc:        fr.altSvc,
 		headerTimeout: sc.ReadHeaderTimeout.D(),
 		idleTimeout:   sc.IdleTimeout.D(),
 		writeTimeout:  sc.WriteTimeout.D(),
@@ -94,6 +109,12 @@ func (f *fastServer) serve() error {
 			return err
 		}
 		backoff = 0
+		if tc, ok := nc.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
+			if !f.off.give(nc) {
+				nc.Close()
+			}
+			continue
+		}
 		c := newFastConn(f, nc)
 		if !f.track(c) {
 			nc.Close()
@@ -155,11 +176,12 @@ func (f *fastServer) shutdown(ctx context.Context) {
 }
 
 // handoff passes nc to net/http with the bytes read but not answered;
-// streak counts the handoffs in a row, this one included.
-func (f *fastServer) handoff(nc net.Conn, unread []byte, streak int) {
+// streak counts the handoffs in a row, this one included; state is nc's
+// TLS state, nil for plain connections.
+func (f *fastServer) handoff(nc net.Conn, unread []byte, streak int, state *tls.ConnectionState) {
 	f.s.lm.fastHandoffs.Inc()
 	_ = nc.SetDeadline(time.Time{})
-	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f, streak: streak}) {
+	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f, streak: streak, tls: state}) {
 		nc.Close()
 	}
 }

@@ -2,11 +2,14 @@ package edge
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
 	"time"
+
+	"github.com/popcache/popcache/cache"
 )
 
 const (
@@ -22,7 +25,8 @@ const (
 type fastConn struct {
 	f      *fastServer
 	nc     net.Conn
-	remote string // nc.RemoteAddr().String(), once
+	remote string               // nc.RemoteAddr().String(), once
+	tls    *tls.ConnectionState // nc's, once; nil on a plain connection
 
 	rbuf []byte
 	r, w int // rbuf[r:w] is read and not yet answered
@@ -48,7 +52,7 @@ type fastConn struct {
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
-	return &fastConn{
+	c := &fastConn{
 		f:      f,
 		nc:     nc,
 		remote: nc.RemoteAddr().String(),
@@ -56,6 +60,11 @@ func newFastConn(f *fastServer, nc net.Conn) *fastConn {
 		wbuf:   make([]byte, 0, fastReadBuf),
 		hdr:    make(http.Header, 8),
 	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		c.tls = &st
+	}
+	return c
 }
 
 // serve answers requests until the connection ends or is handed off;
@@ -121,7 +130,7 @@ func (c *fastConn) giveUp() {
 		c.nc.Close()
 		return
 	}
-	c.f.handoff(c.nc, unread, c.streak+1)
+	c.f.handoff(c.nc, unread, c.streak+1, c.tls)
 }
 
 // read reads more of a request head. Between requests it first writes
@@ -237,6 +246,7 @@ func (c *fastConn) answer(head *h1Head) bool {
 		RemoteAddr: c.remote,
 		RequestURI: head.target,
 		Close:      head.close,
+		TLS:        c.tls,
 	}
 	now := s.now()
 	rq := &c.rq
@@ -249,12 +259,16 @@ func (c *fastConn) answer(head *h1Head) bool {
 	if code == http.StatusNotModified {
 		h1 = memo.H1NotModified
 	}
-	s.lm.h1.Inc()
+	c.f.reqs.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	if head.close {
+	if head.close || c.tls != nil {
 		c.wbuf = append(c.wbuf, h1[:len(h1)-2]...)
-		c.wbuf = append(c.wbuf, "Connection: close\r\n\r\n"...)
+		c.wbuf = c.appendTLSFields(c.wbuf, rq, obj)
+		if head.close {
+			c.wbuf = append(c.wbuf, "Connection: close\r\n"...)
+		}
+		c.wbuf = append(c.wbuf, "\r\n"...)
 	} else {
 		c.wbuf = append(c.wbuf, h1...)
 	}
@@ -264,6 +278,28 @@ func (c *fastConn) answer(head *h1Head) bool {
 	}
 	s.finish(rq)
 	return true
+}
+
+// appendTLSFields appends, on a TLS connection, the fields ServeHTTP sets
+// there before the stored ones are copied over them (so a stored field of
+// the same name wins): Alt-Svc when the listener advertises HTTP/3, and
+// the route's Strict-Transport-Security.
+func (c *fastConn) appendTLSFields(dst []byte, rq *Request, obj *cache.Object) []byte {
+	if c.tls == nil {
+		return dst
+	}
+	stored := obj.Meta.Header
+	if c.f.altSvc != nil && len(stored["Alt-Svc"]) == 0 {
+		dst = append(dst, "Alt-Svc: "...)
+		dst = append(dst, c.f.altSvc[0]...)
+		dst = append(dst, "\r\n"...)
+	}
+	if rh := c.f.s.https[rq.Route.Name]; rh != nil && rh.hsts != nil && len(stored["Strict-Transport-Security"]) == 0 {
+		dst = append(dst, "Strict-Transport-Security: "...)
+		dst = append(dst, rh.hsts[0]...)
+		dst = append(dst, "\r\n"...)
+	}
+	return dst
 }
 
 // writeBody queues b after the head just queued: copied when small, else

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"crypto/tls"
 	"net"
 	"sync"
 )
@@ -61,6 +62,9 @@ type handedConn struct {
 	prefix []byte
 	f      *fastServer
 	streak int // handoffs in a row, this one included
+	// tls is the state of a TLS connection, for the requests net/http
+	// reads from it: to net/http it is a plain one (resumer sets r.TLS).
+	tls *tls.ConnectionState
 }
 
 // maxHandoffStreak is how many handoffs in a row, with no request the fast

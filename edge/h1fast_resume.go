@@ -23,23 +23,29 @@ import (
 // path may take back (set by withFastServer).
 type fastServerKey struct{}
 
-// withFastServer is the plain listeners' http.Server ConnContext: it
-// marks the requests of a handed-off connection with it, unless the
-// connection has been handed off maxHandoffStreak times in a row.
+// withFastServer is the ConnContext of a net/http server the fast path
+// hands connections to: it marks the requests of a handed-off connection
+// with it.
 func withFastServer(ctx context.Context, c net.Conn) context.Context {
-	if hc, ok := c.(*handedConn); ok && hc.streak < maxHandoffStreak {
+	if hc, ok := c.(*handedConn); ok {
 		return context.WithValue(ctx, fastServerKey{}, hc)
 	}
 	return ctx
 }
 
-// resumer is the plain listeners' net/http handler when the fast path is
-// on: next, then the connection back to the fast path if it is clean.
+// resumer is the handler of a net/http server the fast path hands
+// connections to: it gives the requests of a handed-off TLS connection
+// their TLS state (net/http sees a plain connection), runs next, then
+// gives the connection back to the fast path if it is clean, unless it
+// has been handed off maxHandoffStreak times in a row.
 type resumer struct{ next http.Handler }
 
 func (h resumer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hc, _ := r.Context().Value(fastServerKey{}).(*handedConn)
-	if hc == nil || r.ProtoMajor != 1 {
+	if hc != nil && hc.tls != nil && r.TLS == nil {
+		r.TLS = hc.tls
+	}
+	if hc == nil || hc.streak >= maxHandoffStreak || r.ProtoMajor != 1 {
 		h.next.ServeHTTP(w, r)
 		return
 	}

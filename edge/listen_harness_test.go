@@ -40,10 +40,11 @@ type tlsNode struct {
 }
 
 // startTLSNode starts an edge for origin with a plain and a TLS listener
-// on free ports. certTOML is one or more [[tls.certs]] tables; extra is
-// appended (route sections, [server] or [tls.*] keys go in serverTOML and
-// tlsTOML). roots are the CAs the test clients trust.
-func startTLSNode(t *testing.T, origin http.Handler, serverTOML, tlsTOML, certTOML, extra string, roots *x509.CertPool) *tlsNode {
+// on free ports, with opts applied to its Server before it serves.
+// certTOML is one or more [[tls.certs]] tables; extra is appended (route
+// sections, [server] or [tls.*] keys go in serverTOML and tlsTOML). roots
+// are the CAs the test clients trust.
+func startTLSNode(t *testing.T, origin http.Handler, serverTOML, tlsTOML, certTOML, extra string, roots *x509.CertPool, opts ...func(*Server)) *tlsNode {
 	t.Helper()
 	o := httptest.NewServer(origin)
 	t.Cleanup(o.Close)
@@ -85,6 +86,9 @@ servers = [{ url = %q }]
 	srv, err := New(cfg, table, store, Options{Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(srv)
 	}
 	lns, err := Listen(cfg)
 	if err != nil {

@@ -19,8 +19,8 @@ import (
 //     must open with a PROXY header. Hits over HTTP/1.1 are answered by the
 //     fast path (h1fast.go), everything else by net/http.
 //   - TLS: the PROXY header (tls.proxy_protocol) and the TLS handshake,
-//     then HTTP/1.1 or HTTP/2 as ALPN chose; responses advertise HTTP/3
-//     with Alt-Svc when QUIC[i] serves it.
+//     then HTTP/1.1 (hits by the fast path too) or HTTP/2 as ALPN chose;
+//     responses advertise HTTP/3 with Alt-Svc when QUIC[i] serves it.
 //   - QUIC: HTTP/3.
 //
 // While TLS is served, changed certificate files are reloaded every
@@ -37,13 +37,14 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 	var servers []*http.Server
 	var fast []*fastServer
 	var wg sync.WaitGroup
-	errc := make(chan error, 2*len(l.Plain)+len(l.TLS)+len(l.QUIC))
+	errc := make(chan error, 2*(len(l.Plain)+len(l.TLS))+len(l.QUIC)) // net/http and a fast path per TCP listener
 	serve := func(hs *http.Server, ln net.Listener) {
 		wg.Go(func() { errc <- hs.Serve(ln) })
 	}
 
 	if len(l.Plain) > 0 {
 		hs := s.HTTPServer()
+		fr, _ := hs.Handler.(*front)
 		servers = append(servers, hs)
 		if s.fastPathOK() { // handed-off connections come back (h1fast_resume.go)
 			hs.ConnContext = withFastServer
@@ -57,7 +58,7 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 				serve(hs, ln)
 				continue
 			}
-			f := newFastServer(s, ln) // hits here, the rest handed to hs
+			f := newFastServer(s, ln, fr) // hits here, the rest handed to hs
 			fast = append(fast, f)
 			serve(hs, f.off)
 			wg.Go(func() { errc <- f.serve() })
@@ -75,9 +76,22 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 		if i < len(l.QUIC) {
 			h3Port = l.QUIC[i].LocalAddr().(*net.UDPAddr).Port
 		}
-		hs := s.httpServer(s.tlsFront(h3Port), &tlsProtocols)
+		fr := s.tlsFront(h3Port)
+		hs := s.httpServer(fr, &tlsProtocols)
 		servers = append(servers, hs)
-		serve(hs, newPrepListener(ln, s.cfg.TLS.ProxyProtocol, s.tlsConf, timeout, s.lm))
+		pl := newPrepListener(ln, s.cfg.TLS.ProxyProtocol, s.tlsConf, timeout, s.lm)
+		if !s.fastPathOK() {
+			serve(hs, pl)
+			continue
+		}
+		// HTTP/1.1 hits answered by the fast path, as on the plain
+		// listeners; h2 connections are handed over at once.
+		hs.ConnContext = withFastServer
+		hs.Handler = resumer{next: hs.Handler}
+		f := newFastServer(s, pl, fr)
+		fast = append(fast, f)
+		serve(hs, f.off)
+		wg.Go(func() { errc <- f.serve() })
 	}
 
 	var h3 *http3.Server
