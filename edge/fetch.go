@@ -105,9 +105,11 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 		meta.BodySize = int64(len(body))
 	} else {
 		// A server error without freshness: shared with the waiters of this
-		// fill (each would get one like it) but not stored.
+		// fill (each would get one like it) but not stored. Evaluate left
+		// its times zero: without them its Age would be decades.
 		meta.Header = resp.Header
 		meta.Status = resp.StatusCode
+		meta.RequestTime, meta.ResponseTime = reqTime, respTime
 	}
 	s.prepare(&meta, int64(len(body)))
 	obj := &cache.Object{Meta: meta, Body: body}

@@ -280,6 +280,15 @@ func TestRFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "an unstored server error is as old as its fetch",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+			},
+			steps: []step{
+				{wantCode: 503, wantFetches: 1, wantHeader: map[string]string{"Age": "0"}},
+			},
+		},
+		{
 			name: "must-revalidate forbids stale-if-error",
 			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
 				if n > 1 {
