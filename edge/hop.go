@@ -18,22 +18,32 @@ var hopHeaders = [...]string{
 	"Trailer", // trailers are not forwarded
 	"Transfer-Encoding",
 	"Upgrade",
+	"Http2-Settings", // the h2c upgrade's, connection-specific (RFC 7540 §3.2.1)
 }
 
 // removeHopHeaders deletes hop-by-hop fields from h, those listed in its
 // Connection field first.
 func removeHopHeaders(h http.Header) {
+	dropNominated(h)
+	for _, name := range hopHeaders {
+		delete(h, name)
+	}
+}
+
+// dropNominated deletes the fields that h's Connection field names
+// (RFC 9110 §7.6.1), keeping Connection itself: they are meant for this
+// hop alone. A request's must go before anything reads them (the cache
+// key, Vary): the origin never sees them, so the answer it gives without
+// them must not be stored as the answer for their values.
+func dropNominated(h http.Header) {
 	for _, line := range h["Connection"] {
 		for line != "" {
 			var name string
 			name, line, _ = strings.Cut(line, ",")
-			if name = strings.TrimSpace(name); name != "" {
+			if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "Connection") {
 				h.Del(name)
 			}
 		}
-	}
-	for _, name := range hopHeaders {
-		delete(h, name)
 	}
 }
 
