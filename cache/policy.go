@@ -60,8 +60,9 @@ func refuse(reason string) Verdict { return Verdict{Reason: reason} }
 // cacheable.
 //
 // The freshness lifetime (§4.2.1) is, by precedence: s-maxage; max-age;
-// Expires minus Date (stale when either is invalid or conflicting
-// Expires lines disagree); then, for heuristically cacheable statuses
+// Expires minus Date (stale when Expires is invalid or conflicting
+// Expires lines disagree; a missing or invalid Date counts as
+// responseTime); then, for heuristically cacheable statuses
 // only, pol.DefaultTTL when positive, or pol.HeuristicFraction of the
 // time since Last-Modified capped at pol.HeuristicMax (§4.2.2). A
 // response with none of these is stored stale, to be revalidated.
@@ -182,9 +183,9 @@ func (m *Meta) setFreshness(h http.Header, d *Directives, targeted bool, pol *co
 	}
 }
 
-// expiresLifetime is Expires minus Date (§4.2.1), or 0 when Expires or
-// Date is invalid, or Expires lines disagree (§4.2.1 lets duplicates
-// mean stale). A missing Date counts as responseTime.
+// expiresLifetime is Expires minus Date (§4.2.1), or 0 when Expires is
+// invalid or Expires lines disagree (§4.2.1 lets duplicates mean stale).
+// A missing or invalid Date counts as responseTime (see [responseDate]).
 func expiresLifetime(h http.Header, responseTime time.Time) time.Duration {
 	exp := h["Expires"]
 	for _, e := range exp[1:] {
@@ -196,20 +197,20 @@ func expiresLifetime(h http.Header, responseTime time.Time) time.Duration {
 	if err != nil {
 		return 0
 	}
-	date, ok := responseDate(h, responseTime)
-	if !ok {
-		return 0
-	}
-	return capDelta(max(0, expires.Sub(date)))
+	return capDelta(max(0, expires.Sub(responseDate(h, responseTime))))
 }
 
-// responseDate is the response's Date, or responseTime when it has none.
-// ok is false when Date is present but invalid.
-func responseDate(h http.Header, responseTime time.Time) (time.Time, bool) {
-	if len(h["Date"]) == 0 {
-		return responseTime, true
+// responseDate is the response's date_value: its Date, or responseTime
+// when Date is missing or invalid. RFC 9110 §6.6.1 has a recipient
+// record the time a response without Date was received, and lets it
+// replace an invalid Date with that time; RFC 9111 §4.2.3 then uses it
+// as date_value, as [correctedInitialAge] does. An unparsable Date is
+// the origin's clock failing, not a sign that the response is stale.
+func responseDate(h http.Header, responseTime time.Time) time.Time {
+	if date, ok := headerTime(h, "Date"); ok {
+		return date
 	}
-	return headerTime(h, "Date")
+	return responseTime
 }
 
 // heuristicLifetime is pol.HeuristicFraction of Date minus Last-Modified,
@@ -220,8 +221,8 @@ func heuristicLifetime(h http.Header, responseTime time.Time, pol *conf.Effectiv
 	if !ok || !(pol.HeuristicFraction > 0) || pol.HeuristicMax <= 0 {
 		return 0
 	}
-	date, ok := responseDate(h, responseTime)
-	if !ok || !lm.Before(date) {
+	date := responseDate(h, responseTime)
+	if !lm.Before(date) {
 		return 0
 	}
 	f := float64(date.Sub(lm)) * pol.HeuristicFraction
