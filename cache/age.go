@@ -3,6 +3,7 @@ package cache
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,7 +26,8 @@ const (
 //	corrected_initial_age = max(apparent_age, corrected_age_value)
 //
 // A missing or invalid Date counts as response_time (apparent_age 0), a
-// missing or invalid Age as 0. A negative response_delay (clock steps)
+// missing or invalid Age as 0; of several Age values, the first counts
+// (see [firstAge]). A negative response_delay (clock steps)
 // counts as 0. Results are capped at 2^31 seconds.
 func correctedInitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
@@ -33,13 +35,34 @@ func correctedInitialAge(h http.Header, requestTime, responseTime time.Time) tim
 		apparent = max(0, responseTime.Sub(date))
 	}
 	var ageValue time.Duration
-	if v := h["Age"]; len(v) > 0 {
-		if s, ok := parseDelta(trimOWS(v[0])); ok {
-			ageValue = time.Duration(s) * time.Second
-		}
+	if s, ok := parseDelta(firstAge(h)); ok {
+		ageValue = time.Duration(s) * time.Second
 	}
 	delay := capDelta(max(0, responseTime.Sub(requestTime)))
 	return capDelta(max(apparent, ageValue+delay))
+}
+
+// firstAge returns the first Age value: the first non-empty member of
+// the first Age line, without OWS. Age is a single delta-seconds, but an
+// intermediary that folds duplicate lines sends "7200, 0" as one line;
+// reading the whole line as one number would take it for invalid, hence
+// 0, and serve as fresh a response already two hours old. The first
+// member is what the first line alone would have said, as RFC 9111
+// §4.2.1's "first occurrence" reading of duplicates does.
+func firstAge(h http.Header) string {
+	v := h["Age"]
+	if len(v) == 0 {
+		return ""
+	}
+	line := v[0]
+	for line != "" {
+		var el string
+		el, line, _ = strings.Cut(line, ",")
+		if el = trimOWS(el); el != "" {
+			return el
+		}
+	}
+	return ""
 }
 
 // maxDeltaDuration is MaxDelta seconds as a Duration.
