@@ -45,7 +45,8 @@ const (
 // origin-form target of visible ASCII, "HTTP/1.1", CRLF line ends, token
 // field names, field values free of control bytes, exactly one valid
 // Host, and no Content-Length, Transfer-Encoding, Expect, Upgrade or
-// HTTP2-Settings, and no Connection option but close or keep-alive.
+// HTTP2-Settings, no Connection option but close or keep-alive, and no
+// field those options name (Keep-Alive, Close), which are the hop's alone.
 // Anything else is parseHandoff, as early as the bytes tell: net/http
 // then parses it again and answers it, errors and limits included, so
 // nothing strict is done here twice. Host is kept out of the map, as
@@ -96,7 +97,8 @@ func parseH1Head(b []byte, scan int, hdr http.Header, vals []string) (head h1Hea
 			}
 			head.host = value
 			continue
-		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings":
+		case "Content-Length", "Transfer-Encoding", "Expect", "Upgrade", "Http2-Settings",
+			"Keep-Alive", "Close": // fields the accepted Connection options would nominate: see dropNominated
 			return head, vals, parseHandoff, 0
 		case "Connection":
 			if !connectionOptions(value, &head) {

@@ -121,9 +121,8 @@ func TestProbeUnsolicited101IsABadGateway(t *testing.T) {
 
 // A 5xx without freshness is shared with the fill's waiters but not
 // stored; its Age must be what it is (0), not 2147483648 (the age of a
-// response received at time zero).
+// response received at time zero). Fixed in 2d56628.
 func TestProbeUnstoredErrorAge(t *testing.T) {
-	skipUnfixed(t, "fetch.go's unstored 5xx branch keeps the zero Meta of a refused Evaluate; /tmp/sec/unstored-error-age.diff")
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	}), "")

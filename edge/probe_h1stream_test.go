@@ -161,3 +161,19 @@ func TestProbeFastPathStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeParseHandsOffHopFields: the fast path keeps no field that a
+// Connection option it accepts nominates (RFC 9110 §7.6.1): such a field
+// is the hop's alone and must neither key nor pick a variant, so the
+// request goes to ServeHTTP, which drops it (dropNominated).
+func TestProbeParseHandsOffHopFields(t *testing.T) {
+	for _, in := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nkeep-alive: 1\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nClose: 1\r\nConnection: close\r\n\r\n",
+	} {
+		if _, _, res, _ := parseH1Head([]byte(in), 0, http.Header{}, nil); res != parseHandoff {
+			t.Errorf("%q: result %v, want a handoff", in, res)
+		}
+	}
+}
