@@ -31,7 +31,7 @@ const (
 // counts as 0. Results are capped at 2^31 seconds.
 func correctedInitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	var apparent time.Duration
-	if date, ok := headerTime(h, "Date"); ok {
+	if date, ok := headerTime(h, "Date", responseTime); ok {
 		apparent = max(0, responseTime.Sub(date))
 	}
 	var ageValue time.Duration
@@ -73,14 +73,14 @@ const maxDeltaDuration = MaxDelta * time.Second
 // stay far from time.Duration's limit.
 func capDelta(d time.Duration) time.Duration { return min(d, maxDeltaDuration) }
 
-// headerTime parses the first line of the named field as an HTTP-date.
-func headerTime(h http.Header, name string) (time.Time, bool) {
+// headerTime parses the first line of the named field as an HTTP-date
+// ([ParseHTTPDate]; now places an rfc850-date's two-digit year).
+func headerTime(h http.Header, name string, now time.Time) (time.Time, bool) {
 	v := h[name]
 	if len(v) == 0 {
 		return time.Time{}, false
 	}
-	t, err := http.ParseTime(trimOWS(v[0]))
-	return t, err == nil
+	return ParseHTTPDate(trimOWS(v[0]), now)
 }
 
 func trimOWS(s string) string {

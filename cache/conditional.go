@@ -34,23 +34,20 @@ func NotModified(reqHeader http.Header, m *Meta) bool {
 	if len(ims) != 1 {
 		return false
 	}
-	since, err := http.ParseTime(trimOWS(ims[0]))
-	if err != nil {
+	// The request's own time would place an rfc850-date's two-digit year;
+	// the stored response's is as good within the 50-year window.
+	since, ok := ParseHTTPDate(trimOWS(ims[0]), m.ResponseTime)
+	if !ok {
 		return false
 	}
-	modified, ok := parseHTTPTime(m.LastModified)
+	modified, ok := ParseHTTPDate(m.LastModified, m.ResponseTime)
 	if !ok {
-		modified, ok = headerTime(m.Header, "Date")
+		modified, ok = headerTime(m.Header, "Date", m.ResponseTime)
 	}
 	if !ok {
 		modified = m.ResponseTime
 	}
 	return !modified.After(since)
-}
-
-func parseHTTPTime(s string) (time.Time, bool) {
-	t, err := http.ParseTime(s)
-	return t, err == nil
 }
 
 // noneMatchFails reports whether an If-None-Match field (its lines)
@@ -250,8 +247,8 @@ func validatorsMatch(old *Meta, h304 http.Header) bool {
 		return !gotStrong || haveStrong // a strong 304 tag needs a strong stored one
 	}
 	if lm := trimOWS(h304.Get("Last-Modified")); lm != "" && old.LastModified != "" && lm != old.LastModified {
-		t1, ok1 := parseHTTPTime(lm)
-		t2, ok2 := parseHTTPTime(old.LastModified)
+		t1, ok1 := ParseHTTPDate(lm, old.ResponseTime)
+		t2, ok2 := ParseHTTPDate(old.LastModified, old.ResponseTime)
 		return ok1 && ok2 && t1.Equal(t2)
 	}
 	return true

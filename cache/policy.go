@@ -193,8 +193,8 @@ func expiresLifetime(h http.Header, responseTime time.Time) time.Duration {
 			return 0
 		}
 	}
-	expires, err := http.ParseTime(trimOWS(exp[0]))
-	if err != nil {
+	expires, ok := ParseHTTPDate(trimOWS(exp[0]), responseTime)
+	if !ok {
 		return 0
 	}
 	return capDelta(max(0, expires.Sub(responseDate(h, responseTime))))
@@ -207,7 +207,7 @@ func expiresLifetime(h http.Header, responseTime time.Time) time.Duration {
 // as date_value, as [correctedInitialAge] does. An unparsable Date is
 // the origin's clock failing, not a sign that the response is stale.
 func responseDate(h http.Header, responseTime time.Time) time.Time {
-	if date, ok := headerTime(h, "Date"); ok {
+	if date, ok := headerTime(h, "Date", responseTime); ok {
 		return date
 	}
 	return responseTime
@@ -217,7 +217,7 @@ func responseDate(h http.Header, responseTime time.Time) time.Time {
 // capped at pol.HeuristicMax (§4.2.2), or 0 without a usable
 // Last-Modified before Date.
 func heuristicLifetime(h http.Header, responseTime time.Time, pol *conf.EffectivePolicy) time.Duration {
-	lm, ok := headerTime(h, "Last-Modified")
+	lm, ok := headerTime(h, "Last-Modified", responseTime)
 	if !ok || !(pol.HeuristicFraction > 0) || pol.HeuristicMax <= 0 {
 		return 0
 	}
