@@ -203,3 +203,31 @@ func TestProbeRepeatedParameterOrderKeys(t *testing.T) {
 		t.Errorf("/d?b=1&a=2 answered %q", body)
 	}
 }
+
+// Web cache deception: an origin that ignores the suffix answers
+// /account/profile.css with the user's page, saying nothing about its
+// freshness but Last-Modified (or the route has default_ttl). The
+// heuristic lifetime then shares the page of the user whose cookie filled
+// it with everyone. Varnish's built-in VCL passes requests with a Cookie;
+// only the origin's explicit freshness should share their answers.
+func TestProbeCookiePageNotSharedOnAGuessedLifetime(t *testing.T) {
+	skipUnfixed(t, "cache/policy.go gives heuristic and default_ttl lifetimes to answers to requests with cookies; /tmp/sec/cookie-heuristic.diff")
+	for _, tt := range []struct{ name, extra string }{
+		{"Last-Modified heuristic", ""},
+		{"default_ttl", "[cache.policy]\ndefault_ttl = \"5m\"\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.extra == "" {
+					w.Header().Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+				}
+				w.Header().Set("Content-Type", "text/html")
+				io.WriteString(w, "page for "+r.Header.Get("Cookie"))
+			}), tt.extra)
+			n.get("/account/profile.css", "Host", "a.test", "Cookie", "session=victim")
+			if _, body := n.get("/account/profile.css", "Host", "a.test"); strings.Contains(body, "victim") {
+				t.Errorf("a request without cookies got %q", body)
+			}
+		})
+	}
+}
