@@ -75,7 +75,9 @@ type Directives struct {
 
 	// Known counts the recognised directives with well-formed arguments.
 	// Zero means the field said nothing this cache understands, so a
-	// targeted field with Known == 0 is ignored (RFC 9213 §2.2).
+	// Surrogate-Control with Known == 0 is ignored. (A Structured targeted
+	// field such as CDN-Cache-Control is obeyed whenever it is a valid,
+	// non-empty dictionary, RFC 9213 §2.2; see [parseTargeted].)
 	Known int
 }
 
@@ -87,10 +89,9 @@ type Directives struct {
 // ones (public, immutable, max-stale) are ignored. It allocates
 // only for no-cache="..." and private="..." field lists.
 //
-// Targeted fields are Structured Field Dictionaries (RFC 9213 §2.1); this
-// parser reads them with the more lenient Cache-Control grammar, which
-// accepts every well-formed dictionary of the directives above except
-// one carrying SF parameters (";a=b"), whose member is then ignored.
+// It also reads Surrogate-Control, which has this grammar. Targeted
+// fields such as CDN-Cache-Control are Structured Field Dictionaries
+// (RFC 9213 §2.1), read strictly by [parseTargeted] instead.
 func ParseDirectives(fields []string) Directives {
 	d := Directives{
 		MaxAge:               -1,
@@ -391,6 +392,13 @@ func fieldList(p *directiveParser) ([]string, bool) {
 	if p.escaped {
 		a = unescapeQuoted(a)
 	}
+	return fieldNames(a), true
+}
+
+// fieldNames splits a comma-separated list of field names, dropping
+// empty elements and those that are not tokens, and canonicalises them.
+// It returns nil when no name remains.
+func fieldNames(a string) []string {
 	var out []string
 	for a != "" {
 		var el string
@@ -404,7 +412,7 @@ func fieldList(p *directiveParser) ([]string, bool) {
 		}
 		out = append(out, textproto.CanonicalMIMEHeaderKey(el))
 	}
-	return out, true
+	return out
 }
 
 // unescapeQuoted removes the backslashes of quoted-pairs.

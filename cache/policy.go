@@ -45,8 +45,9 @@ func refuse(reason string) Verdict { return Verdict{Reason: reason} }
 // arguments; the Meta's header is a copy.
 //
 // Which directives it obeys: the first field of pol.TargetedHeaders that
-// is present and holds at least one valid directive (RFC 9213), in which
-// case Cache-Control and Expires are ignored; otherwise Cache-Control.
+// is present with a valid, non-empty value (RFC 9213 §2.2; see
+// [responseDirectives]), in which case Cache-Control and Expires are
+// ignored; otherwise Cache-Control.
 // Request directives come from Cache-Control only.
 //
 // The stored response is not: for a method other than GET; with an
@@ -103,21 +104,6 @@ func Evaluate(method string, reqHeader http.Header, status int, respHeader http.
 	m.VaryKey = VaryKey(m.VaryFields, reqHeader)
 	m.setValidators()
 	return m, Verdict{Storable: true}
-}
-
-// responseDirectives returns the directives this cache obeys for a
-// response, and whether they came from a targeted field (RFC 9213 §2.2:
-// the first listed field with a valid, non-empty value wins, and then
-// Cache-Control and Expires are ignored).
-func responseDirectives(h http.Header, pol *conf.EffectivePolicy) (Directives, bool) {
-	for _, name := range pol.TargetedHeaders {
-		if v := h.Values(name); len(v) > 0 {
-			if d := ParseDirectives(v); d.Known > 0 {
-				return d, true
-			}
-		}
-	}
-	return ParseDirectives(h["Cache-Control"]), false
 }
 
 // responseRefusal applies the storage rules that depend on the response
