@@ -63,10 +63,12 @@ func refuse(reason string) Verdict { return Verdict{Reason: reason} }
 // The freshness lifetime (§4.2.1) is, by precedence: s-maxage; max-age;
 // Expires minus Date (stale when Expires is invalid or conflicting
 // Expires lines disagree; a missing or invalid Date counts as
-// responseTime); then, for heuristically cacheable statuses
-// only, pol.DefaultTTL when positive, or pol.HeuristicFraction of the
-// time since Last-Modified capped at pol.HeuristicMax (§4.2.2). A
-// response with none of these is stored stale, to be revalidated.
+// responseTime); then, for heuristically cacheable statuses,
+// pol.DefaultTTL when positive, or pol.HeuristicFraction of the time
+// since Last-Modified capped at pol.HeuristicMax (§4.2.2); for a
+// public response of any other status, that Last-Modified heuristic
+// only. A response with none of these is stored stale, to be
+// revalidated.
 func Evaluate(method string, reqHeader http.Header, status int, respHeader http.Header,
 	requestTime, responseTime time.Time, pol *conf.EffectivePolicy) (Meta, Verdict) {
 	switch {
@@ -153,7 +155,14 @@ func (m *Meta) setFreshness(h http.Header, d *Directives, targeted bool, pol *co
 		m.Lifetime = expiresLifetime(h, m.ResponseTime)
 	case heuristicStatus(m.Status) && pol.DefaultTTL > 0:
 		m.Lifetime, m.Heuristic = pol.DefaultTTL, true
-	case heuristicStatus(m.Status):
+	case heuristicStatus(m.Status) || d.Public:
+		// §4.2.2 allows heuristics on "responses without explicit
+		// freshness that have been marked as explicitly cacheable (e.g.,
+		// with a public response directive)", whatever their status.
+		// Only the Last-Modified heuristic, which rests on the
+		// response's own history: DefaultTTL is the route's stand-in for
+		// the statuses RFC 9110 calls heuristically cacheable, and would
+		// otherwise hand a fixed lifetime to every public 5xx.
 		m.Lifetime = heuristicLifetime(h, m.ResponseTime, pol)
 		m.Heuristic = m.Lifetime > 0
 	}
