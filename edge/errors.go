@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+
+	"github.com/popcache/popcache/routing"
 )
 
 // statusClientClosed is recorded (never sent) when the client went away
@@ -51,6 +53,12 @@ func classify(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "body-too-large"
 	}
 	var ne net.Error
+	if routing.IsRequestBodyError(err) { // malformed chunks, a client gone quiet
+		if errors.As(err, &ne) && ne.Timeout() {
+			return http.StatusRequestTimeout, "request-timeout"
+		}
+		return http.StatusBadRequest, "bad-request-body"
+	}
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return http.StatusGatewayTimeout, "upstream-timeout"
 	}

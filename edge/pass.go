@@ -1,11 +1,11 @@
 package edge
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 
 	"github.com/popcache/popcache/conf"
+	"github.com/popcache/popcache/routing"
 )
 
 // pass forwards a request upstream without the cache: other methods than
@@ -22,7 +22,7 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 	}
 	out := s.outbound(r.Context(), rq, false)
 	if out.Body != nil && out.Body != http.NoBody {
-		out.Body = http.MaxBytesReader(w, out.Body, max)
+		out.Body = routing.GuardRequestBody(http.MaxBytesReader(w, out.Body, max))
 	}
 	if h := s.hooks.UpstreamRequest; h != nil {
 		if err := h(rq, out); err != nil {
@@ -38,8 +38,11 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 			rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
 			return
 		}
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if routing.IsRequestBodyError(err) {
+			// The client's body was malformed, too large or cut short:
+			// its error (413 or 400), and where its next request starts
+			// is unknown.
+			w.Header().Set("Connection", "close")
 			s.fail(w, rq, err)
 			return
 		}

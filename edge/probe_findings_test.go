@@ -27,7 +27,6 @@ func skipUnfixed(t *testing.T, why string) {
 // 4xx, and must not count against the origin server in the passive health
 // checks (5 such requests ejected the only server for 30s).
 func TestProbeClientBodyErrorIsNotAnUpstreamFailure(t *testing.T) {
-	skipUnfixed(t, "pass.go maps a client body read error to 502 and the pool counts it as a server failure; /tmp/sec/client-body-error.diff")
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")

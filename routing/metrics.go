@@ -16,6 +16,7 @@ const (
 	outcomeConnectError                // no connection: nothing was sent
 	outcomeError                       // any other transport error
 	outcomeCanceled                    // the request's context ended first
+	outcomeClientBody                  // the client's request body could not be read
 	numOutcomes
 )
 
@@ -33,6 +34,8 @@ func (o outcome) String() string {
 		return "error"
 	case outcomeCanceled:
 		return "canceled"
+	case outcomeClientBody:
+		return "client_body_error"
 	}
 	return "unknown"
 }

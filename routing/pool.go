@@ -218,15 +218,20 @@ func (p *Pool) send(req *http.Request, s *server) (*http.Response, error) {
 	if err != nil {
 		s.release()
 		canceled := req.Context().Err() != nil
+		bodyErr := IsRequestBodyError(err)
 		switch {
 		case canceled:
 			s.m.count(outcomeCanceled)
+		case bodyErr:
+			s.m.count(outcomeClientBody)
 		case isConnect(err):
 			s.m.count(outcomeConnectError)
 		default:
 			s.m.count(outcomeError)
 		}
-		if !canceled { // a client that left says nothing about the server
+		// A client that left, or whose body could not be read, says
+		// nothing about the server.
+		if !canceled && !bodyErr {
 			p.observe(s, true)
 		}
 		return nil, err

@@ -23,7 +23,9 @@ type Options struct {
 	//
 	//   - popcache_upstream_requests_total{pool,server,outcome}: attempts,
 	//     a retry being a second attempt; outcome is ok, bad_status (502,
-	//     503, 504), connect_error, error or canceled.
+	//     503, 504), connect_error, error, canceled or client_body_error
+	//     (the client's request body could not be read: not counted by
+	//     passive checks).
 	//   - popcache_upstream_retries_total{pool}: requests retried on
 	//     another server after failing to connect.
 	//   - popcache_upstream_server_up{pool,server}: 1 while active checks

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/popcache/popcache/routing"
 )
 
 // RoundTrip sends req to the shields and returns the first answer; it has
@@ -136,7 +138,9 @@ func (c *Client) attempt(req *http.Request, p *peer, trial bool) (resp *http.Res
 	resp, err = c.transport.RoundTrip(out)
 	p.m.observe(time.Since(start).Seconds())
 	if err != nil {
-		if req.Context().Err() != nil {
+		// A client that left, or whose body could not be read, says
+		// nothing about the shield.
+		if req.Context().Err() != nil || routing.IsRequestBodyError(err) {
 			p.br.record(noVerdict, trial, c.now())
 			return nil, err, ""
 		}
