@@ -38,6 +38,11 @@ func (s *Server) fetch(ctx context.Context, rq *Request, stale *cache.Object, ki
 		s.m.fills.WithLabelValues("error").Inc()
 		return nil, &upstreamError{err: err}
 	}
+	if resp.StatusCode < 200 { // an unsolicited 101: see pass
+		resp.Body.Close()
+		s.m.fills.WithLabelValues("error").Inc()
+		return nil, &upstreamError{err: fmt.Errorf("unexpected %d response", resp.StatusCode)}
+	}
 	removeHopHeaders(resp.Header)
 	removeUpstreamOnly(resp.Header)
 	if h := s.hooks.UpstreamResponse; h != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/popcache/popcache/cache"
@@ -50,6 +51,7 @@ func (s *Server) outbound(ctx context.Context, rq *Request, fill bool) *http.Req
 		out.Host = host
 	}
 	removeHopHeaders(out.Header)
+	dropUnderscoredAliases(out.Header)
 	if fill {
 		out.Method = http.MethodGet
 		out.Body = nil
@@ -149,4 +151,22 @@ func appendVia(lines []string, entry string) []string {
 		return []string{entry}
 	}
 	return []string{strings.Join(lines, ", ") + ", " + entry}
+}
+
+// dropUnderscoredAliases deletes the fields whose names, '_' read as '-'
+// as CGI-style origins (PHP, WSGI, Rack) read them, are fields this node
+// strips or sets itself: X_Original_URL would otherwise reach such an
+// origin as X-Original-URL. (nginx drops every name with '_' by default.)
+func dropUnderscoredAliases(h http.Header) {
+	for name := range h {
+		if !strings.Contains(name, "_") {
+			continue
+		}
+		alias := http.CanonicalHeaderKey(strings.ReplaceAll(name, "_", "-"))
+		if slices.Contains(untrustedStripped[:], alias) || slices.Contains(fillStripped[:], alias) ||
+			slices.Contains(hopHeaders[:], alias) || alias == "Forwarded" || alias == "Via" || alias == "Cdn-Loop" ||
+			strings.HasPrefix(alias, "X-Forwarded-") {
+			delete(h, name)
+		}
+	}
 }

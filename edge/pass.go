@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 
@@ -50,6 +51,15 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 		return
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode < 200 {
+		// A 1xx final status: the transport returns 101 (and only 101)
+		// as final; the request asked for no upgrade (Upgrade is
+		// hop-by-hop, never forwarded), so the origin must not switch
+		// (RFC 9110 §15.2.2), and passing it on would leave a proxy in
+		// front tunnelling what this node still parses as HTTP.
+		s.fail(w, rq, &upstreamError{err: fmt.Errorf("unexpected %d response", resp.StatusCode)})
+		return
+	}
 	removeHopHeaders(resp.Header)
 	removeUpstreamOnly(resp.Header)
 	if h := s.hooks.UpstreamResponse; h != nil {

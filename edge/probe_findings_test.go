@@ -77,7 +77,6 @@ func TestProbeHTTP10TransferEncodingClosesTheConnection(t *testing.T) {
 // here the CORS answer for https://victim.test loses its
 // Access-Control-Allow-Origin for every victim.test client.
 func TestProbeConnectionNominatedFieldsDoNotKey(t *testing.T) {
-	skipUnfixed(t, "serve.go keys and matches Vary on fields that outbound then drops as Connection-nominated; /tmp/sec/connection-nominated.diff")
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Cache-Control", "max-age=600")
@@ -100,7 +99,6 @@ func TestProbeConnectionNominatedFieldsDoNotKey(t *testing.T) {
 // in front that tunnels after a 101 is desynchronised (the websocket
 // smuggling class). It should be a 502.
 func TestProbeUnsolicited101IsABadGateway(t *testing.T) {
-	skipUnfixed(t, "fetch.go and pass.go pass a 1xx final status through; /tmp/sec/unsolicited-1xx.diff")
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, bw, err := http.NewResponseController(w).Hijack()
 		if err != nil {
@@ -166,7 +164,6 @@ func TestProbeDroppedParametersCannotCloakOthers(t *testing.T) {
 // fields stripped from untrusted clients come back with underscores.
 // nginx drops such fields by default (underscores_in_headers off).
 func TestProbeUnderscoredFieldsAreStripped(t *testing.T) {
-	skipUnfixed(t, "forward.go strips X-Original-URL & co. but not X_Original_URL; /tmp/sec/underscore-fields.diff")
 	var seen atomic.Value
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var names []string

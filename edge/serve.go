@@ -42,6 +42,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, rq, err)
 		return
 	}
+	if len(r.Header["Connection"]) > 0 {
+		// Fields the client meant for this hop alone are never forwarded,
+		// so they must not pick the key or the stored variant either.
+		dropNominated(r.Header)
+	}
 	if len(r.TransferEncoding) > 0 {
 		// A chunked request may have carried a Content-Length too (which
 		// net/http dropped); RFC 9112 §6.3 asks us to close afterwards.
