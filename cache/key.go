@@ -19,8 +19,9 @@ import (
 // origin); then "?" and the kept query parameters sorted by name and value;
 // then each selected header and cookie. What is NOT normalised, because
 // origins may tell the forms apart: dot segments ("/a/../b"), duplicate
-// slashes, letter case of the path, "+" versus "%20" in the query, and the
-// order of values in a header.
+// slashes, letter case of the path, "+" versus "%20" in the query, the
+// order of a repeated parameter's values, and the order of values in a
+// header.
 type KeyRecipe struct {
 	prefix  string
 	noQuery bool
@@ -132,21 +133,33 @@ func (r *KeyRecipe) appendQuery(dst []byte, q string) []byte {
 		if p == "" {
 			continue
 		}
-		name, _, _ := strings.Cut(p, "=")
-		if r.include != nil {
-			if _, ok := slices.BinarySearch(r.include, name); !ok {
+		// A parameter is dropped only when the origin cannot read it as
+		// another: not when it holds a ';' (a separator at many origins,
+		// "utm_source=x;a=evil"), and by its name as the origin decodes
+		// it ("%61" is "a").
+		if (r.include != nil || r.exclude != nil) && !strings.Contains(p, ";") {
+			name := paramName(p)
+			if r.include != nil {
+				if _, ok := slices.BinarySearch(r.include, name); !ok {
+					continue
+				}
+			}
+			if _, ok := slices.BinarySearch(r.exclude, name); ok {
 				continue
 			}
-		}
-		if _, ok := slices.BinarySearch(r.exclude, name); ok {
-			continue
 		}
 		params = append(params, p)
 	}
 	if len(params) == 0 {
 		return dst
 	}
-	slices.Sort(params)
+	// By name only, stably: the values of a repeated name keep their
+	// order, which origins read (the first at some, the last at others).
+	slices.SortStableFunc(params, func(a, b string) int {
+		an, _, _ := strings.Cut(a, "=")
+		bn, _, _ := strings.Cut(b, "=")
+		return strings.Compare(an, bn)
+	})
 	dst = append(dst, '?')
 	for i, p := range params {
 		if i > 0 {
@@ -155,6 +168,25 @@ func (r *KeyRecipe) appendQuery(dst []byte, q string) []byte {
 		dst = appendNormalizedEscapes(dst, p)
 	}
 	return dst
+}
+
+// paramName returns the name of the query parameter p with its
+// percent-encodings decoded ("+" stays: names in a recipe have none).
+func paramName(p string) string {
+	name, _, _ := strings.Cut(p, "=")
+	if !strings.Contains(name, "%") {
+		return name
+	}
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == '%' && i+2 < len(name) && isHex(name[i+1]) && isHex(name[i+2]) {
+			b = append(b, unhex(name[i+1])<<4|unhex(name[i+2]))
+			i += 2
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // appendCookies appends the selected cookies' values, in recipe order.
