@@ -24,6 +24,7 @@ const (
 	ReasonSetCookie      = "set-cookie"       // Set-Cookie, and the policy does not allow it
 	ReasonVaryStar       = "vary-star"        // Vary: * (RFC 9110 §12.5.5)
 	ReasonNoFreshness    = "no-freshness"     // no explicit freshness, not public, status not heuristically cacheable
+	ReasonCookie         = "cookie"           // a page or document answering a request with Cookie, and no explicit freshness or public
 )
 
 // Verdict says whether a response may be stored and, if not, why.
@@ -92,6 +93,16 @@ func Evaluate(method string, reqHeader http.Header, status int, respHeader http.
 	explicit := d.SMaxAge >= 0 || d.MaxAge >= 0 || !targeted && len(respHeader["Expires"]) > 0
 	if !explicit && !d.Public && !heuristicStatus(status) {
 		return Meta{}, refuse(ReasonNoFreshness)
+	}
+	// A page or document answering a request with cookies, which says
+	// nothing of its freshness, may be that user's own: at an origin that
+	// ignores a path's suffix, /account/profile.css is the account page
+	// (web cache deception). Only the origin's word shares it, never a
+	// guessed lifetime (heuristic or default_ttl). Static types (styles,
+	// scripts, images, fonts), which browsers fetch with cookies too,
+	// keep their guessed lifetimes.
+	if !explicit && !d.Public && len(reqHeader["Cookie"]) > 0 && documentType(respHeader) {
+		return Meta{}, refuse(ReasonCookie)
 	}
 
 	m := Meta{Status: status, RequestTime: requestTime, ResponseTime: responseTime}
@@ -324,4 +335,21 @@ func understoodStatus(status int) bool {
 		return true
 	}
 	return false
+}
+
+// documentType reports whether a response is a page or document, the
+// kind a user's own data comes in: HTML, JSON, XML (+json and +xml types
+// included), or a response that names no type at all.
+func documentType(h http.Header) bool {
+	ct := h["Content-Type"]
+	if len(ct) == 0 {
+		return true
+	}
+	mt, _, _ := strings.Cut(ct[0], ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	switch mt {
+	case "", "text/html", "application/xhtml+xml", "application/json", "application/xml", "text/xml":
+		return true
+	}
+	return strings.HasSuffix(mt, "+json") || strings.HasSuffix(mt, "+xml")
 }

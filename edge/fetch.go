@@ -148,10 +148,10 @@ func (s *Server) stream(rq *Request, resp *http.Response, meta cache.Meta, detai
 }
 
 // requestSide reports whether a refusal to store came from the request
-// (its no-store or Authorization), which says nothing about what other
+// (its no-store, Authorization or Cookie), which says nothing about what other
 // requests for the URL will get.
 func requestSide(reason string) bool {
-	return reason == cache.ReasonRequestNoStore || reason == cache.ReasonAuthorization
+	return reason == cache.ReasonRequestNoStore || reason == cache.ReasonAuthorization || reason == cache.ReasonCookie
 }
 
 // private wraps an unshareable response.

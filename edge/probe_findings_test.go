@@ -136,7 +136,6 @@ func TestProbeUnstoredErrorAge(t *testing.T) {
 // "%61=evil" as a=evil: the answer to a=evil then fills the entry of a
 // URL without it (parameter cloaking).
 func TestProbeDroppedParametersCannotCloakOthers(t *testing.T) {
-	skipUnfixed(t, "cache/key.go splits the query on '&' only and matches raw names; /tmp/sec/query-key.diff")
 	tests := []struct{ name, key, fill, victim string }{
 		{"excluded, then ';'", `query_exclude = ["utm_source"]`, "/x?a=1&utm_source=x;a=evil", "/x?a=1"},
 		{"not included, then ';'", `query_include = ["a"]`, "/x?a=1&b=x;a=evil", "/x?a=1"},
@@ -186,7 +185,6 @@ func TestProbeUnderscoredFieldsAreStripped(t *testing.T) {
 // the last (PHP) value answers them differently, and whichever came first
 // is served for both. Only the order of names is free.
 func TestProbeRepeatedParameterOrderKeys(t *testing.T) {
-	skipUnfixed(t, "cache/key.go sorts parameters by name then value; /tmp/sec/query-key.diff")
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=600")
 		io.WriteString(w, "x="+r.URL.Query().Get("x"))
@@ -207,7 +205,6 @@ func TestProbeRepeatedParameterOrderKeys(t *testing.T) {
 // it with everyone. Varnish's built-in VCL passes requests with a Cookie;
 // only the origin's explicit freshness should share their answers.
 func TestProbeCookiePageNotSharedOnAGuessedLifetime(t *testing.T) {
-	skipUnfixed(t, "cache/policy.go gives heuristic and default_ttl lifetimes to answers to requests with cookies; /tmp/sec/cookie-heuristic.diff")
 	for _, tt := range []struct{ name, extra string }{
 		{"Last-Modified heuristic", ""},
 		{"default_ttl", "[cache.policy]\ndefault_ttl = \"5m\"\n"},
