@@ -24,6 +24,10 @@ var (
 	errOnlyIfCached = &statusError{http.StatusGatewayTimeout, "not in cache (only-if-cached)", "only-if-cached"}
 )
 
+// allowedMethods is the Allow field of a 405: the edge refuses TRACE and
+// CONNECT itself and forwards the rest.
+const allowedMethods = "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"
+
 // statusError is an error with the status and Cache-Status detail that
 // answer it.
 type statusError struct {
@@ -97,6 +101,9 @@ func (s *Server) fail(w http.ResponseWriter, rq *Request, err error) {
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	h["Cache-Control"] = []string{"no-store"}
+	if code == http.StatusMethodNotAllowed {
+		h["Allow"] = []string{allowedMethods} // RFC 9110 §15.5.6: a 405 lists them
+	}
 	s.setCacheStatus(h, rq, nil)
 	w.WriteHeader(code)
 	if rq.In.Method != http.MethodHead {

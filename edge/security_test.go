@@ -335,19 +335,22 @@ func TestRequestTargets(t *testing.T) {
 		{"origin-form", "GET /ok HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
 		{"absolute-form", "GET http://a.test/abs HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
 		{"asterisk for OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 200},
+		{"raw non-ASCII byte", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", 400},
+		{"empty Host", "GET /ok HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n", 400},
+		{"HTTP/1.0 without Host", "GET /ok HTTP/1.0\r\n\r\n", 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := n.raw(tt.req)
-			if want := fmt.Sprintf("HTTP/1.1 %d ", tt.want); !strings.HasPrefix(got, want) {
-				t.Errorf("got %q, want %s", firstLine(got), want)
+			if want := fmt.Sprintf(" %d ", tt.want); !strings.HasPrefix(got, "HTTP/1.") || !strings.Contains(firstLine(got), want) {
+				t.Errorf("got %q, want %d", firstLine(got), tt.want)
 			}
 		})
 	}
 	// (net/http answers OPTIONS * itself.) Nothing else reached the origin.
 	c.mu.Lock()
-	if len(c.n) != 2 || c.n["/ok"] != 1 || c.n["/abs"] != 1 {
-		t.Errorf("the origin saw %v, want /ok and /abs once each", c.n)
+	if len(c.n) != 2 || c.n["/ok"] != 2 || c.n["/abs"] != 1 {
+		t.Errorf("the origin saw %v, want /ok twice (a.test and no host) and /abs once", c.n)
 	}
 	c.mu.Unlock()
 	if _, body := n.get("/", "Host", "a.test"); body != "origin saw /" {
@@ -418,5 +421,26 @@ func TestNormalHostForwarded(t *testing.T) {
 	}
 	if _, body := n.get("/links", "Host", "a.test"); body != "host=a.test xfh=a.test" {
 		t.Errorf("a.test after A.Test.:80 filled its entry: %q", body)
+	}
+}
+
+// TestMethodNotAllowed: TRACE and CONNECT are refused with 405 and the
+// Allow field RFC 9110 §15.5.6 requires, and never reach the origin.
+func TestMethodNotAllowed(t *testing.T) {
+	var c counter
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { c.inc(r.Method) }), "")
+	for _, req := range []string{
+		"TRACE / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n",
+		"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\nConnection: close\r\n\r\n",
+	} {
+		got := n.raw(req)
+		if !strings.HasPrefix(got, "HTTP/1.1 405 ") || !strings.Contains(got, "\r\nAllow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE\r\n") {
+			t.Errorf("%s: %q, want a 405 with Allow", firstLine(req), got)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.n) != 0 {
+		t.Errorf("the origin saw %v", c.n)
 	}
 }

@@ -5,10 +5,11 @@ import "net/http"
 // validTarget reports whether r's request-target is one the pipeline
 // keys, routes and forwards as the same thing: a path beginning with "/"
 // (origin-form, or absolute-form with one or none), or "*" for OPTIONS
-// (RFC 9112 §3.2), with no space or control byte anywhere; and over
-// HTTP/2 and HTTP/3, an authority, in :authority or Host (RFC 9113
-// §8.3.1: http and https URIs have one). net/http already answers 400 to
-// an HTTP/1.1 request without Host; HTTP/1.0 may still omit it.
+// (RFC 9112 §3.2), of visible ASCII only (no space, control or non-ASCII
+// byte: RFC 3986 has none); and, but for HTTP/1.0, a host, in Host or
+// :authority (RFC 9113 §8.3.1; RFC 9110 §4.2.1: an http or https URI
+// with an empty host is invalid). net/http already answers 400 to an
+// HTTP/1.1 request without Host, not to one with an empty Host.
 //
 // net/http parses "GET x:* HTTP/1.1" into a URL with an opaque part and
 // an empty path: routing and the cache key would take it for "/" while
@@ -17,7 +18,7 @@ import "net/http"
 // would go into the upstream request line as they are.
 func validTarget(r *http.Request) bool {
 	u := r.URL
-	if u.Opaque != "" || (r.Host == "" && r.ProtoMajor >= 2) {
+	if u.Opaque != "" || (r.Host == "" && (r.ProtoMajor != 1 || r.ProtoMinor != 0)) {
 		return false
 	}
 	switch {
@@ -33,7 +34,7 @@ func validTarget(r *http.Request) bool {
 		return false
 	}
 	for i := 0; i < len(r.RequestURI); i++ {
-		if c := r.RequestURI[i]; c <= ' ' || c == 0x7f {
+		if c := r.RequestURI[i]; c <= ' ' || c >= 0x7f {
 			return false
 		}
 	}
