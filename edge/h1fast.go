@@ -43,6 +43,10 @@ type fastServer struct {
 	ln   net.Listener
 	off  *handoffListener // what hs Accepts from
 	reqs prometheus.Counter
+	// hits is false when hooks want every request (Server.fastPathOK):
+	// the heads are then only checked for their framing and handed to
+	// net/http.
+	hits bool
 	// altSvc is the Alt-Svc field value a TLS listener's responses carry
 	// unless the stored response has one (see front); nil for none.
 	altSvc []string
@@ -66,6 +70,7 @@ func newFastServer(s *Server, ln net.Listener, fr *front) *fastServer {
 		ln:            ln,
 		off:           newHandoffListener(ln.Addr()),
 		reqs:          fr.h1,
+		hits:          s.fastPathOK(),
 		altSvc:        fr.altSvc,
 		headerTimeout: sc.ReadHeaderTimeout.D(),
 		idleTimeout:   sc.IdleTimeout.D(),

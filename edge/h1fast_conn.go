@@ -99,6 +99,19 @@ func (c *fastConn) serve(resumed bool) {
 		if res == parseOK {
 			// While shutting down, the answer closes the connection.
 			head.close = head.close || c.f.closing.Load()
+		} else if res == parseHandoff {
+			switch checkFraming(c.rbuf[c.r:c.w]) {
+			case framingMore:
+				if c.w-c.r <= c.f.maxHead {
+					if !c.read() {
+						return
+					}
+					continue
+				}
+			case framingBad:
+				c.refuseFraming()
+				return
+			}
 		}
 		if res != parseOK || !c.answer(&head) {
 			c.giveUp()
@@ -224,6 +237,9 @@ func slack(t time.Duration) time.Duration { return min(t/8, time.Second) }
 // answer writes the response to head if it is a plain hit, and reports
 // whether it was.
 func (c *fastConn) answer(head *h1Head) bool {
+	if !c.f.hits {
+		return false
+	}
 	s := c.f.s
 	if head.rawPath {
 		u, err := url.ParseRequestURI(head.target)

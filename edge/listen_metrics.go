@@ -21,7 +21,10 @@ import "github.com/prometheus/client_golang/prometheus"
 //   - popcache_h1_fast_resumes_total: handed-off connections the fast path
 //     took back after net/http answered a request cleanly;
 //   - popcache_h2_fast_hits_total: HTTP/2 requests answered as plain hits
-//     on the connection's own goroutine (h2hit.go), with no handler.
+//     on the connection's own goroutine (h2hit.go), with no handler;
+//   - popcache_h1_framing_refused_total: HTTP/1 requests refused with 400
+//     before net/http saw them, for Transfer-Encoding with Content-Length
+//     or on HTTP/1.0 (h1fast_framing.go).
 type listenMetrics struct {
 	handshakeErrors *prometheus.CounterVec
 	proxyErrors     *prometheus.CounterVec
@@ -29,6 +32,7 @@ type listenMetrics struct {
 	fastHandoffs    prometheus.Counter
 	fastResumes     prometheus.Counter
 	h2FastHits      prometheus.Counter
+	fastRefused     prometheus.Counter
 
 	// The request counters, resolved once: the hot path only adds.
 	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
@@ -64,6 +68,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_h2_fast_hits_total",
 			Help: "HTTP/2 requests answered as plain hits on the connection's own goroutine, with no handler goroutine.",
 		}),
+		fastRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h1_framing_refused_total",
+			Help: "HTTP/1 requests refused with 400 for ambiguous framing: Transfer-Encoding with Content-Length, or on HTTP/1.0.",
+		}),
 		h1:    requests.WithLabelValues("h1", "false"),
 		h2c:   requests.WithLabelValues("h2", "false"),
 		h1TLS: requests.WithLabelValues("h1", "true"),
@@ -71,7 +79,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		h3:    requests.WithLabelValues("h3", "true"),
 	}
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits, m.fastRefused)
 	}
 	return m
 }

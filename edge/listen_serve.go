@@ -17,7 +17,9 @@ import (
 //
 //   - Plain: HTTP/1.1 and h2c; with server.proxy_protocol, each connection
 //     must open with a PROXY header. Hits over HTTP/1.1 are answered by the
-//     fast path (h1fast.go), everything else by net/http.
+//     fast path (h1fast.go), everything else by net/http. The fast path
+//     also checks the framing of the heads it hands over
+//     (h1fast_framing.go), even when hooks turn its hits off.
 //   - TLS: the PROXY header (tls.proxy_protocol) and the TLS handshake,
 //     then HTTP/1.1 (hits by the fast path too) or HTTP/2 as ALPN chose;
 //     responses advertise HTTP/3 with Alt-Svc when QUIC[i] serves it.
@@ -46,17 +48,12 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 		hs := s.HTTPServer()
 		fr, _ := hs.Handler.(*front)
 		servers = append(servers, hs)
-		if s.fastPathOK() { // handed-off connections come back (h1fast_resume.go)
-			hs.ConnContext = withFastServer
-			hs.Handler = resumer{next: hs.Handler}
-		}
+		// Handed-off connections come back (h1fast_resume.go).
+		hs.ConnContext = withFastServer
+		hs.Handler = resumer{next: hs.Handler}
 		for _, ln := range l.Plain {
 			if s.cfg.Server.ProxyProtocol {
 				ln = newPrepListener(ln, true, nil, s.cfg.Server.ReadHeaderTimeout.D(), s.lm)
-			}
-			if !s.fastPathOK() {
-				serve(hs, ln)
-				continue
 			}
 			f := newFastServer(s, ln, fr) // hits here, the rest handed to hs
 			fast = append(fast, f)
@@ -80,10 +77,6 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 		hs := s.httpServer(fr, &tlsProtocols)
 		servers = append(servers, hs)
 		pl := newPrepListener(ln, s.cfg.TLS.ProxyProtocol, s.tlsConf, timeout, s.lm)
-		if !s.fastPathOK() {
-			serve(hs, pl)
-			continue
-		}
 		// HTTP/1.1 hits answered by the fast path, as on the plain
 		// listeners; h2 connections are handed over at once.
 		hs.ConnContext = withFastServer

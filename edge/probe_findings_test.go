@@ -53,7 +53,6 @@ func TestProbeClientBodyErrorIsNotAnUpstreamFailure(t *testing.T) {
 // body by Content-Length and keeps the connection: a front end that
 // honours the Transfer-Encoding sees one request where popcache sees two.
 func TestProbeHTTP10TransferEncodingClosesTheConnection(t *testing.T) {
-	skipUnfixed(t, "net/http keeps an HTTP/1.0 keep-alive connection whose request had Transfer-Encoding; serve.go should close every HTTP/1.0 exchange: /tmp/sec/http10-close.diff")
 	var smuggled atomic.Int64
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "smuggled") {
