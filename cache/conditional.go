@@ -10,6 +10,10 @@ import (
 	"github.com/popcache/popcache/conf"
 )
 
+// imsSkew is how far in the future an If-Modified-Since may be and still
+// count: clocks a little ahead of ours are common.
+const imsSkew = time.Minute
+
 // NotModified reports whether a client's conditional GET or HEAD should be
 // answered with 304 from the stored response m (RFC 9110 §13.2.2, as a
 // cache applies it per RFC 9111 §4.3.2). The caller checks the method.
@@ -19,11 +23,14 @@ import (
 // stored status other than 2xx ignores all conditionals (RFC 9110 §13.2.1).
 //   - If-None-Match, when present, decides alone: 304 when "*" or any
 //     listed entity-tag matches m.ETag by weak comparison (§8.8.3.2).
-//   - Otherwise If-Modified-Since, when it is a single valid HTTP-date:
-//     304 when the stored response was last modified at or before that
-//     date. Without Last-Modified, the stored Date stands in, or else the
-//     time the response was received (RFC 9111 §4.3.2).
-func NotModified(reqHeader http.Header, m *Meta) bool {
+//   - Otherwise If-Modified-Since, when it is a single valid HTTP-date
+//     no later than now, give or take a minute of clock skew (a date in
+//     the future is a client's clock gone wrong, and is ignored as Apache
+//     and IIS ignore it): 304 when the
+//     stored response was last modified at or before that date. Without
+//     Last-Modified, the stored Date stands in, or else the time the
+//     response was received (RFC 9111 §4.3.2).
+func NotModified(reqHeader http.Header, m *Meta, now time.Time) bool {
 	if m.Status < 200 || m.Status > 299 {
 		return false
 	}
@@ -37,7 +44,7 @@ func NotModified(reqHeader http.Header, m *Meta) bool {
 	// The request's own time would place an rfc850-date's two-digit year;
 	// the stored response's is as good within the 50-year window.
 	since, ok := ParseHTTPDate(trimOWS(ims[0]), m.ResponseTime)
-	if !ok {
+	if !ok || since.After(now.Add(imsSkew)) {
 		return false
 	}
 	modified, ok := ParseHTTPDate(m.LastModified, m.ResponseTime)

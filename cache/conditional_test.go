@@ -54,11 +54,13 @@ func TestNotModified(t *testing.T) {
 		{"without Last-Modified or Date the receipt time stands in",
 			hdr("If-Modified-Since", httpDate(t1)), noDate, true},
 		{"If-Match is for origin servers and ignored", hdr("If-Match", `"nope"`), withETag, false},
+		{"If-Modified-Since in the future is ignored", hdr("If-Modified-Since", httpDate(t1.Add(48*time.Hour))), withETag, false},
+		{"If-Modified-Since a few seconds ahead of our clock counts", hdr("If-Modified-Since", httpDate(t1.Add(time.Hour+30*time.Second))), withETag, true},
 		{"a stored non-2xx ignores conditionals (§13.2.1)", hdr("If-None-Match", `"v1"`), notFound, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := NotModified(tt.req, tt.m); got != tt.want {
+			if got := NotModified(tt.req, tt.m, t1.Add(time.Hour)); got != tt.want {
 				t.Errorf("NotModified = %v, want %v", got, tt.want)
 			}
 		})

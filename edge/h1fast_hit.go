@@ -62,7 +62,7 @@ func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, memo *c
 	rq.Result = "hit"
 	memo = s.hitMemo(rq, obj, now, true)
 	code = obj.Meta.Status
-	if h := rq.In.Header; code == http.StatusOK && hasConditional(h) && cache.NotModified(h, &obj.Meta) {
+	if h := rq.In.Header; code == http.StatusOK && hasConditional(h) && cache.NotModified(h, &obj.Meta, now) {
 		code = http.StatusNotModified
 	}
 	return obj, memo, code

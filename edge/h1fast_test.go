@@ -144,7 +144,7 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"100 KiB body", "/big", "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
 		{"404 stored", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
 		{"no Content-Type: net/http sniffs", "/nocontenttype", "GET /nocontenttype HTTP/1.1\r\nHost: a.test\r\n\r\n", false},
-		{"If-Modified-Since matching: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-Modified-Since: " + time.Now().Add(time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
+		{"If-Modified-Since matching: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-Modified-Since: " + time.Now().UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
 		{"If-None-Match matching: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: W/\"p\", \"x\"\r\n\r\n", true},
 		{"If-None-Match not matching: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: \"y\"\r\n\r\n", true},
 		{"HEAD with a matching conditional", "/plain", "HEAD /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},

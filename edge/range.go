@@ -100,16 +100,16 @@ func ifRangeMatches(v string, m *cache.Meta) bool {
 	if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "W/") {
 		return m.ETag != "" && !strings.HasPrefix(m.ETag, "W/") && v == m.ETag
 	}
-	t, err := http.ParseTime(v)
-	if err != nil || m.LastModified == "" {
+	t, ok := cache.ParseHTTPDate(v, m.ResponseTime)
+	if !ok || m.LastModified == "" {
 		return false
 	}
-	lm, err := http.ParseTime(m.LastModified)
-	if err != nil || !lm.Equal(t) {
+	lm, ok := cache.ParseHTTPDate(m.LastModified, m.ResponseTime)
+	if !ok || !lm.Equal(t) {
 		return false
 	}
-	date, err := http.ParseTime(firstValue(m.Header, "Date"))
-	return err == nil && date.Sub(lm) >= time.Second
+	date, ok := cache.ParseHTTPDate(firstValue(m.Header, "Date"), m.ResponseTime)
+	return ok && date.Sub(lm) >= time.Second
 }
 
 func firstValue(h http.Header, name string) string {

@@ -30,7 +30,7 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	code := obj.Meta.Status
 	off, n := int64(0), int64(-1)
 	if code == http.StatusOK {
-		if hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta) {
+		if hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta, now) {
 			// No Content-Length on a 304 (RFC 9110 §8.6 allows it, but
 			// HTTP/2 clients such as Go's then expect a body): as
 			// net/http's HTTP/1.1 writes it, on every protocol.
