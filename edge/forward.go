@@ -26,11 +26,15 @@ var fillStripped = [...]string{
 // not part of the cache key, so from an untrusted peer they would let a
 // client poison the cache for everyone under the URL's key (the classic
 // unkeyed-header attacks). The node sets X-Forwarded-Proto and
-// X-Forwarded-Host itself.
+// X-Forwarded-Host itself. The client-address fields other CDNs and
+// proxies set go too: from a client they are a spoofed address (the node
+// sets X-Forwarded-For).
 var untrustedStripped = [...]string{
 	"X-Original-Url", "X-Rewrite-Url", "X-Forwarded-Server",
 	"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl",
 	"X-Url-Scheme", "X-Host", "X-Http-Host-Override", "Front-End-Https",
+	"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Client-Ip", "X-Cluster-Client-Ip",
+	"Cf-Connecting-Ip", "Fastly-Client-Ip",
 }
 
 // outbound builds the upstream request for in: a copy with hop-by-hop

@@ -241,9 +241,11 @@ func TestUnkeyedHeadersDoNotReachOrigin(t *testing.T) {
 		"X-Host", "evil.example",
 		"X-HTTP-Method-Override", "DELETE",
 		"Forwarded", "host=evil.example",
+		"X-Real-IP", "6.6.6.6",
+		"True-Client-IP", "6.6.6.6",
 	)
 	h := <-seen
-	for _, f := range []string{"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Original-Url", "X-Rewrite-Url", "X-Host", "X-Http-Method-Override", "Forwarded"} {
+	for _, f := range []string{"X-Forwarded-Scheme", "X-Forwarded-Port", "X-Original-Url", "X-Rewrite-Url", "X-Host", "X-Http-Method-Override", "Forwarded", "X-Real-Ip", "True-Client-Ip"} {
 		if v := h.Get(f); v != "" {
 			t.Errorf("%s reached the origin: %q", f, v)
 		}
