@@ -53,9 +53,10 @@ type ServeMemo struct {
 	// the HTTP/2 server writes them (name and value pairs, lower-case,
 	// sorted), Content-Length and Date aside; nil when a server made none,
 	// or when the response must go through a handler. H2Length is its
-	// Content-Length.
-	H2       []string
-	H2Length string
+	// Content-Length. H2NotModified are the fields of the 304: H2 without
+	// Content-Type.
+	H2, H2NotModified []string
+	H2Length          string
 }
 
 // bodySource is a body that is not (wholly) in memory.

@@ -32,6 +32,9 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s.m.inflight.Inc()
 	rq.Code = code
 	*h = h2.Hit{Status: code, Fields: memo.H2}
+	if code == http.StatusNotModified {
+		h.Fields = memo.H2NotModified
+	}
 	// The fields ServeHTTP sets before writeObject copies the stored
 	// ones over them: a stored field of the same name wins.
 	stored := obj.Meta.Header
@@ -78,4 +81,19 @@ func (s *Server) h2Fields(obj *cache.Object, m *cache.ServeMemo) ([]string, stri
 		return nil, ""
 	}
 	return fields, cl[0]
+}
+
+// withoutField returns the name and value pairs of fields but those
+// named name (lower-case); nil for nil.
+func withoutField(fields []string, name string) []string {
+	if fields == nil {
+		return nil
+	}
+	out := make([]string, 0, len(fields))
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] != name {
+			out = append(out, fields[i], fields[i+1])
+		}
+	}
+	return out
 }

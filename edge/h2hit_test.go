@@ -103,6 +103,11 @@ func TestH2HitAnswersAsHandler(t *testing.T) {
 			if strings.HasSuffix(tt.name, ": 304") && fr.StatusCode != http.StatusNotModified {
 				t.Errorf("status %d, want 304", fr.StatusCode)
 			}
+			// A 304 carries no representation metadata but validators
+			// and caching fields (RFC 9110 §15.4.5), as on HTTP/1.1.
+			if fr.StatusCode == http.StatusNotModified && fr.Header.Get("Content-Type") != "" {
+				t.Errorf("304 with Content-Type %q", fr.Header.Get("Content-Type"))
+			}
 			if fr.StatusCode != sr.StatusCode || fb != sb || !sameHeader(fr.Header, sr.Header) || fr.ContentLength != sr.ContentLength {
 				t.Errorf("hit path answered %d %v (%d body bytes, length %d)\nhandler answered %d %v (%d body bytes, length %d)",
 					fr.StatusCode, fr.Header, len(fb), fr.ContentLength, sr.StatusCode, sr.Header, len(sb), sr.ContentLength)

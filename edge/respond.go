@@ -32,10 +32,12 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	if code == http.StatusOK {
 		if hasConditional(r.Header) && cache.NotModified(r.Header, &obj.Meta, now) {
 			// No Content-Length on a 304 (RFC 9110 §8.6 allows it, but
-			// HTTP/2 clients such as Go's then expect a body): as
-			// net/http's HTTP/1.1 writes it, on every protocol.
+			// HTTP/2 clients such as Go's then expect a body), nor
+			// Content-Type: as net/http's HTTP/1.1 writes it, on every
+			// protocol.
 			code = http.StatusNotModified
 			delete(h, "Content-Length")
+			delete(h, "Content-Type") // as net/http's HTTP/1.1 (RFC 9110 §15.4.5)
 		} else if r.Method == http.MethodGet && len(r.Header["Range"]) > 0 {
 			// GET only: range handling is not defined for other methods,
 			// whose Range a server must ignore (RFC 9110 §14.2).
@@ -136,6 +138,7 @@ func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time, heads bo
 		m.H1 = appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, m.Age, m.CacheStatus, s.strip)
 		m.H1NotModified = appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, m.Age, m.CacheStatus, s.strip)
 		m.H2, m.H2Length = s.h2Fields(obj, m)
+		m.H2NotModified = withoutField(m.H2, "content-type")
 	}
 	obj.Memo.Store(m)
 	return m
