@@ -307,8 +307,7 @@ func h11Cases() []h11Case {
 		// Known failures.
 		{id: "RFC9112-5.1-OBS-FOLD", req: "GET {T} HTTP/1.1\r\nHost: {H}\r\nX-Test: value\r\n continued\r\n\r\n", codes: reject, close: true,
 			known: "net/http unfolds obs-fold into SP (RFC 9112 §5.2 allows it); the catalog wants 400. " + framingGate},
-		{id: "SMUG-TE-NOT-FINAL-CHUNKED", req: post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", codes: reject, close: true,
-			known: "net/http answers 501 to every Transfer-Encoding but chunked; the catalog wants 400. " + framingGate},
+		{id: "SMUG-TE-NOT-FINAL-CHUNKED", req: post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", codes: reject, close: true},
 		{id: "SMUG-TE-EMPTY-VALUE", req: post + "Transfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello", codes: reject, close: true},
 		{id: "SMUG-TE-DUPLICATE-HEADERS", req: post + te + "Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello", codes: reject, close: true},
 		{id: "SMUG-TE-HTTP10", req: "POST {T} HTTP/1.0\r\nHost: {H}\r\n" + te + "Content-Length: 5\r\n\r\nhello", codes: reject, close: true},
@@ -332,10 +331,8 @@ func h11Cases() []h11Case {
 		{id: "SMUG-CHUNK-SIZE-TRAILING-OWS", req: post + te + "\r\n5 \r\nhello\r\n0\r\n\r\n", codes: reject, close: true, known: lenient},
 		{id: "SMUG-CHUNK-EXT-CTRL", req: post + te + "\r\n5;\x00ext\r\nhello\r\n0\r\n\r\n", codes: reject, close: true, known: lenient},
 		{id: "COMP-HOST-EMPTY-VALUE", req: "GET {T} HTTP/1.1\r\nHost: \r\n\r\n", codes: reject},
-		{id: "COMP-CONNECT-ORIGIN-FORM", req: "CONNECT /path HTTP/1.1\r\nHost: {H}\r\n\r\n", codes: reject,
-			known: "serve.go answers every CONNECT 405; a target that is not host:port should be 400 (validTarget)"},
-		{id: "COMP-METHOD-CONNECT-NO-PORT", req: "CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n", codes: reject,
-			known: "405, as COMP-CONNECT-ORIGIN-FORM"},
+		{id: "COMP-CONNECT-ORIGIN-FORM", req: "CONNECT /path HTTP/1.1\r\nHost: {H}\r\n\r\n", codes: reject},
+		{id: "COMP-METHOD-CONNECT-NO-PORT", req: "CONNECT example.com HTTP/1.1\r\nHost: example.com\r\n\r\n", codes: reject},
 		{id: "MAL-NON-ASCII-URL", req: "GET {T}caf\xc3\xa9 HTTP/1.1\r\nHost: {H}\r\n\r\n", codes: reject},
 		{id: "MAL-URL-OVERLONG-UTF8", req: "GET {T}\xc0\xaf HTTP/1.1\r\nHost: {H}\r\n\r\n", codes: reject},
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The framing gate: the two framings of a request body that net/http
+// The framing gate: the framings of a request body that net/http
 // resolves one way while a proxy in front of us may resolve another.
 //
 //   - Transfer-Encoding with Content-Length (RFC 9112 §6.3): net/http
@@ -15,6 +15,9 @@ import (
 //   - Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1: faulty framing, the
 //     connection must close): net/http ignores the field, frames by
 //     Content-Length and keeps the connection open.
+//   - Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3:
+//     the length cannot be determined; the server MUST answer 400 and
+//     close). net/http answers 501, as for any coding it does not know.
 //
 // net/http deletes Transfer-Encoding before a handler could see either,
 // so the fast path checks the heads it reads before handing them over:
@@ -49,7 +52,8 @@ func checkFraming(b []byte) framingVerdict {
 	default:
 		return framingOK
 	}
-	var te, cl bool
+	var te, cl, inTE bool
+	var last []byte // the last transfer coding named so far
 	for rest := b[nl+1:]; ; {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
@@ -60,15 +64,32 @@ func checkFraming(b []byte) framingVerdict {
 		if len(field) == 0 {
 			break
 		}
-		name, _, _ := bytes.Cut(field, []byte(":"))
-		switch {
-		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
-			te = true
-		case bytes.EqualFold(name, []byte("Content-Length")):
-			cl = true
+		value := field
+		if field[0] == ' ' || field[0] == '\t' { // obs-fold: more of the field above
+			if !inTE {
+				continue
+			}
+		} else {
+			var name []byte
+			name, value, _ = bytes.Cut(field, []byte(":"))
+			inTE = bytes.EqualFold(name, []byte("Transfer-Encoding"))
+			switch {
+			case inTE:
+				te = true
+			case bytes.EqualFold(name, []byte("Content-Length")):
+				cl = true
+				continue
+			default:
+				continue
+			}
+		}
+		for _, coding := range bytes.Split(value, []byte(",")) {
+			if coding = bytes.Trim(coding, " \t"); len(coding) > 0 {
+				last = coding
+			}
 		}
 	}
-	if te && (cl || http10) {
+	if te && (cl || http10 || !bytes.EqualFold(last, []byte("chunked"))) {
 		return framingBad
 	}
 	return framingOK
@@ -77,7 +98,7 @@ func checkFraming(b []byte) framingVerdict {
 // badFraming is the answer to a head checkFraming refused, in net/http's
 // form for a malformed request.
 const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
-	"400 Bad Request: ambiguous framing (Transfer-Encoding with Content-Length, or on HTTP/1.0)"
+	"400 Bad Request: ambiguous framing (Transfer-Encoding with Content-Length, on HTTP/1.0, or not ending in chunked)"
 
 // lingerAfterRefusal is how long a refused connection stays half-closed,
 // as net/http's after an error answer: closing at once, with the body

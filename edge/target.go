@@ -1,6 +1,9 @@
 package edge
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // validTarget reports whether r's request-target is one the pipeline
 // keys, routes and forwards as the same thing: a path beginning with "/"
@@ -17,6 +20,11 @@ import "net/http"
 // home page for everyone. HTTP/2's :path may also carry spaces, which
 // would go into the upstream request line as they are.
 func validTarget(r *http.Request) bool {
+	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
+		// Refused anyway (405), but a malformed CONNECT is a 400 first:
+		// its target is authority-form, host:port (RFC 9112 §3.2.3).
+		return authorityForm(r.RequestURI)
+	}
 	u := r.URL
 	if u.Opaque != "" || (r.Host == "" && (r.ProtoMajor != 1 || r.ProtoMinor != 0)) {
 		return false
@@ -35,6 +43,20 @@ func validTarget(r *http.Request) bool {
 	}
 	for i := 0; i < len(r.RequestURI); i++ {
 		if c := r.RequestURI[i]; c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// authorityForm reports whether t is host:port with a port of digits.
+func authorityForm(t string) bool {
+	i := strings.LastIndexByte(t, ':')
+	if i <= 0 || i == len(t)-1 || strings.ContainsAny(t, "/?#@ ") {
+		return false
+	}
+	for _, c := range t[i+1:] {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
