@@ -305,8 +305,7 @@ func h11Cases() []h11Case {
 		{id: "COMP-UPGRADE-MISSING-CONN", req: "GET {T} HTTP/1.1\r\nHost: {H}\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", codes: ok},
 
 		// Known failures.
-		{id: "RFC9112-5.1-OBS-FOLD", req: "GET {T} HTTP/1.1\r\nHost: {H}\r\nX-Test: value\r\n continued\r\n\r\n", codes: reject, close: true,
-			known: "net/http unfolds obs-fold into SP (RFC 9112 §5.2 allows it); the catalog wants 400. " + framingGate},
+		{id: "RFC9112-5.1-OBS-FOLD", req: "GET {T} HTTP/1.1\r\nHost: {H}\r\nX-Test: value\r\n continued\r\n\r\n", codes: reject, close: true},
 		{id: "SMUG-TE-NOT-FINAL-CHUNKED", req: post + "Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", codes: reject, close: true},
 		{id: "SMUG-TE-EMPTY-VALUE", req: post + "Transfer-Encoding: \r\nContent-Length: 5\r\n\r\nhello", codes: reject, close: true},
 		{id: "SMUG-TE-DUPLICATE-HEADERS", req: post + te + "Transfer-Encoding: identity\r\nContent-Length: 5\r\n\r\nhello", codes: reject, close: true},

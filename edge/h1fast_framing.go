@@ -18,6 +18,10 @@ import (
 //   - Transfer-Encoding whose final coding is not chunked (RFC 9112 §6.3:
 //     the length cannot be determined; the server MUST answer 400 and
 //     close). net/http answers 501, as for any coding it does not know.
+//   - obs-fold, a field line continued on the next (RFC 9112 §5.2: reject
+//     with 400, or unfold). net/http unfolds; a front end that does not
+//     reads another field (a folded Transfer-Encoding is the classic).
+//     nginx refuses it, and so do we.
 //
 // net/http deletes Transfer-Encoding before a handler could see either,
 // so the fast path checks the heads it reads before handing them over:
@@ -35,7 +39,8 @@ const (
 	framingBad                        // refuse it: 400, and close
 )
 
-// checkFraming looks at the request head at the start of b. A head whose
+// checkFraming looks at the request head at the start of b: any
+// obs-fold, or a Transfer-Encoding refused as above, is framingBad. A head whose
 // request line is not HTTP/1.0 or HTTP/1.1 is net/http's to judge, at
 // once. Line ends may be CRLF or a bare LF, as net/http reads them.
 func checkFraming(b []byte) framingVerdict {
@@ -44,15 +49,14 @@ func checkFraming(b []byte) framingVerdict {
 		return framingMore
 	}
 	line := bytes.TrimSuffix(b[:nl], []byte("\r"))
-	var http10 bool
-	switch {
-	case bytes.HasSuffix(line, []byte(" HTTP/1.1")):
-	case bytes.HasSuffix(line, []byte(" HTTP/1.0")):
-		http10 = true
-	default:
+	// net/http serves any HTTP/1.x, and honours Transfer-Encoding from
+	// HTTP/1.1 up ("HTTP/1.2" ... "HTTP/1.9" included).
+	i := bytes.LastIndex(line, []byte(" HTTP/1."))
+	if i < 0 || i+len(" HTTP/1.")+1 != len(line) || line[len(line)-1] < '0' || line[len(line)-1] > '9' {
 		return framingOK
 	}
-	var te, cl, inTE bool
+	http10 := line[len(line)-1] == '0'
+	var te, cl bool
 	var last []byte // the last transfer coding named so far
 	for rest := b[nl+1:]; ; {
 		i := bytes.IndexByte(rest, '\n')
@@ -64,24 +68,18 @@ func checkFraming(b []byte) framingVerdict {
 		if len(field) == 0 {
 			break
 		}
-		value := field
-		if field[0] == ' ' || field[0] == '\t' { // obs-fold: more of the field above
-			if !inTE {
-				continue
-			}
-		} else {
-			var name []byte
-			name, value, _ = bytes.Cut(field, []byte(":"))
-			inTE = bytes.EqualFold(name, []byte("Transfer-Encoding"))
-			switch {
-			case inTE:
-				te = true
-			case bytes.EqualFold(name, []byte("Content-Length")):
-				cl = true
-				continue
-			default:
-				continue
-			}
+		if field[0] == ' ' || field[0] == '\t' {
+			return framingBad // obs-fold
+		}
+		name, value, _ := bytes.Cut(field, []byte(":"))
+		switch {
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			te = true
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			cl = true
+			continue
+		default:
+			continue
 		}
 		for _, coding := range bytes.Split(value, []byte(",")) {
 			if coding = bytes.Trim(coding, " \t"); len(coding) > 0 {
@@ -98,17 +96,22 @@ func checkFraming(b []byte) framingVerdict {
 // badFraming is the answer to a head checkFraming refused, in net/http's
 // form for a malformed request.
 const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
-	"400 Bad Request: ambiguous framing (Transfer-Encoding with Content-Length, on HTTP/1.0, or not ending in chunked)"
+	"400 Bad Request: ambiguous framing (obs-fold; or Transfer-Encoding with Content-Length, on HTTP/1.0, or not ending in chunked)"
 
 // lingerAfterRefusal is how long a refused connection stays half-closed,
 // as net/http's after an error answer: closing at once, with the body
 // unread, would reset the connection and could cut the answer short.
 const lingerAfterRefusal = 500 * time.Millisecond
 
-// refuseFraming writes the pending answers and the 400, and closes.
-func (c *fastConn) refuseFraming() {
+// headTooLarge is net/http's answer to a head over its limit.
+const headTooLarge = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+	"431 Request Header Fields Too Large"
+
+// refuse writes the pending answers and answer (badFraming or
+// headTooLarge), and closes.
+func (c *fastConn) refuse(answer string) {
 	c.f.s.lm.fastRefused.Inc()
-	c.wbuf = append(c.wbuf, badFraming...)
+	c.wbuf = append(c.wbuf, answer...)
 	if c.flush() {
 		if cw, ok := c.nc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
 			time.Sleep(lingerAfterRefusal)
