@@ -1,0 +1,183 @@
+package edge
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reviewStatuses writes each of sends on one connection to n and returns
+// the status code of each response (one per request line in a send; 0
+// once the connection ended).
+func reviewStatuses(t *testing.T, n *node, sends []string) []int {
+	t.Helper()
+	c, br := dial(t, n)
+	return reviewExchange(t, c, br, sends)
+}
+
+func reviewExchange(t *testing.T, c net.Conn, br *bufio.Reader, sends []string) []int {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var codes []int
+	for _, s := range sends {
+		_, werr := io.WriteString(c, s)
+		for _, line := range strings.Split(s, "\r\n") {
+			if !strings.Contains(line, " HTTP/1.") {
+				continue
+			}
+			if werr != nil {
+				codes = append(codes, 0)
+				continue
+			}
+			method := strings.SplitN(line, " ", 2)[0]
+			resp, err := http.ReadResponse(br, &http.Request{Method: method})
+			if err != nil {
+				codes = append(codes, 0)
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes = append(codes, resp.StatusCode)
+		}
+	}
+	return codes
+}
+
+// TestReviewFramingGateBypass: the framing gate refuses Transfer-Encoding
+// with Content-Length, and Transfer-Encoding on HTTP/1.0, as the first
+// request of a connection. Each case here gets the same head past it.
+func TestReviewFramingGateBypass(t *testing.T) {
+	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\n")
+	fast.get("/a", "Host", "a.test")
+	teCL := "POST /p HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
+	te10 := "POST /p HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
+	post := "POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n"
+	miss := func(p string) string { return "GET " + p + " HTTP/1.1\r\nHost: a.test\r\n\r\n" }
+	pad := "X-Pad: " + strings.Repeat("p", 4<<10-100) + "\r\n"
+	tests := []struct {
+		name  string
+		sends []string
+	}{
+		{"control: first request", []string{teCL}},
+		{"control: after a hit", []string{miss("/a"), teCL}},
+		{"after a bodiless POST (connection stays with net/http)", []string{post, teCL}},
+		{"HTTP/1.0 TE after a bodiless POST", []string{post, te10}},
+		{"after three misses in a row (the old maxHandoffStreak)", []string{miss("/m1"), miss("/m2"), miss("/m3"), teCL}},
+		{"after a POST with a body", []string{"POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello", teCL}},
+		{"after a chunked POST", []string{"POST /p HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", teCL}},
+		{"after a chunked response", []string{miss("/chunked"), teCL}},
+		{"pipelined after a POST", []string{post + teCL}},
+		{"after a Range (net/http's answer)", []string{"GET /a HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-1\r\n\r\n", teCL}},
+		{"HTTP/1.2 (net/http: HTTP/1.x, TE honoured)", []string{strings.Replace(teCL, "HTTP/1.1", "HTTP/1.2", 1)}},
+		{"control: whole head over max_header_bytes in one write", []string{strings.Replace(teCL, "Host: a.test\r\n", "Host: a.test\r\n"+pad+pad, 1)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			codes := reviewStatuses(t, fast, tt.sends)
+			// Refused, or not read at all: the edge closes after a
+			// chunked request (serve.go).
+			if last := codes[len(codes)-1]; last != http.StatusBadRequest && last != 0 {
+				if !strings.HasPrefix(tt.name, "control") {
+					t.Skip("known: framing gate bypass, last status", last, "codes", codes, "(/tmp/review/framing-gate.diff)")
+				}
+				t.Errorf("statuses %v; want the last one 400", codes)
+			}
+		})
+	}
+}
+
+// TestReviewFramingGateOversizedSplitHead: a head longer than
+// max_header_bytes but within net/http's own limit (max_header_bytes plus
+// 4 KiB) whose framing fields arrive after the fast path has read
+// max_header_bytes is handed to net/http unchecked (fastConn.serve skips
+// checkFraming once the buffer is over maxHead).
+func TestReviewFramingGateOversizedSplitHead(t *testing.T) {
+	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\n")
+	h0 := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")
+	c, err := netDialReview(fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	first := "POST /p HTTP/1.1\r\nHost: a.test\r\nX-Pad: " + strings.Repeat("p", 4<<10+100) + "\r\n"
+	io.WriteString(c, first)
+	// Unfixed, the fast path hands the partial head off at once; fixed,
+	// it waits for the rest: wait for the handoff, a second at most.
+	for deadline := time.Now().Add(time.Second); gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total") == h0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	io.WriteString(c, "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Skip("known: framing gate bypass by a head over max_header_bytes, status", resp.StatusCode, "(/tmp/review/framing-gate.diff)")
+	}
+}
+
+func netDialReview(n *node) (net.Conn, error) {
+	return net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+}
+
+// TestReviewKeepAliveAcrossHandoffs: whatever the fix of the gate
+// bypasses, a keep-alive connection stays usable across requests net/http
+// answers (bodies, chunked responses, ranges), hits answered after them.
+// (A chunked request closes it: serve.go.)
+func TestReviewKeepAliveAcrossHandoffs(t *testing.T) {
+	fast, _, _ := startFastPair(t, "")
+	fast.get("/a", "Host", "a.test")
+	hit := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	sends := []string{
+		"POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello", hit,
+		"GET /chunked HTTP/1.1\r\nHost: a.test\r\n\r\n", hit,
+		"PUT /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc" + hit + hit,
+		"GET /a HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-1\r\n\r\n", hit,
+		"GET /a HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n", hit,
+	}
+	codes := reviewStatuses(t, fast, sends)
+	want := []int{200, 200, 200, 200, 200, 200, 200, 206, 200, 200, 200}
+	if fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("statuses %v, want %v", codes, want)
+	}
+}
+
+// TestReviewFramingGateOverTLS: the gate bypass after a request net/http
+// answers, on a TLS listener.
+func TestReviewFramingGateOverTLS(t *testing.T) {
+	ca := newTestCA(t)
+	certPath, keyPath := ca.issue(t, "www", "www", "www.example.com", "127.0.0.1")
+	var cnt counter
+	n := startTLSNode(t, cacheableOrigin(&cnt), "", "", certTOML(certPath, keyPath), "", ca.pool)
+	teCL := "POST /p HTTP/1.1\r\nHost: www.example.com\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"
+	post := "POST /p HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 2\r\n\r\nhi"
+	for _, tt := range []struct {
+		name  string
+		sends []string
+	}{
+		{"control: first request", []string{teCL}},
+		{"after a POST", []string{post, teCL}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tls.Dial("tcp", n.tls, &tls.Config{RootCAs: ca.pool, ServerName: "www.example.com", NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			codes := reviewExchange(t, c, bufio.NewReader(c), tt.sends)
+			if last := codes[len(codes)-1]; last != http.StatusBadRequest {
+				if !strings.HasPrefix(tt.name, "control") {
+					t.Skip("known: framing gate bypass over TLS, codes", codes, "(/tmp/review/framing-gate.diff)")
+				}
+				t.Errorf("statuses %v; want the last one 400", codes)
+			}
+		})
+	}
+}
