@@ -66,6 +66,7 @@ func TestReviewFramingGateBypass(t *testing.T) {
 	}{
 		{"control: first request", []string{teCL}},
 		{"control: after a hit", []string{miss("/a"), teCL}},
+		{"control: HTTP/1.0 TE with keep-alive, first request", []string{"GET /a HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"}},
 		{"after a bodiless POST (connection stays with net/http)", []string{post, teCL}},
 		{"HTTP/1.0 TE after a bodiless POST", []string{post, te10}},
 		{"after three misses in a row (the old maxHandoffStreak)", []string{miss("/m1"), miss("/m2"), miss("/m3"), teCL}},
@@ -179,5 +180,48 @@ func TestReviewFramingGateOverTLS(t *testing.T) {
 				t.Errorf("statuses %v; want the last one 400", codes)
 			}
 		})
+	}
+}
+
+// TestReviewTLSShutdown: stopping a node with idle connections in every
+// state a TLS listener's can be in (the fast path's, handed to net/http,
+// HTTP/2, mid-handshake) returns at once, not after the idle or shutdown
+// timeout.
+func TestReviewTLSShutdown(t *testing.T) {
+	ca := newTestCA(t)
+	certPath, keyPath := ca.issue(t, "www", "www", "www.example.com", "127.0.0.1")
+	var cnt counter
+	n := startTLSNode(t, cacheableOrigin(&cnt), "idle_timeout = \"10m\"\nshutdown_timeout = \"10m\"\nread_header_timeout = \"10m\"\n", "handshake_timeout = \"10m\"\n",
+		certTOML(certPath, keyPath), "", ca.pool)
+	hit := "GET /s HTTP/1.1\r\nHost: www.example.com\r\n\r\n"
+	dialTLS := func(alpn string) *tls.Conn {
+		c, err := tls.Dial("tcp", n.tls, &tls.Config{RootCAs: ca.pool, ServerName: "www.example.com", NextProtos: []string{alpn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	fastConn := dialTLS("http/1.1")
+	reviewExchange(t, fastConn, bufio.NewReader(fastConn), []string{hit, hit})
+	netConn := dialTLS("http/1.1")
+	reviewExchange(t, netConn, bufio.NewReader(netConn), []string{"POST /p HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 0\r\n\r\n"})
+	h2Conn := dialTLS("h2")
+	io.WriteString(h2Conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+	raw, err := net.Dial("tcp", n.tls) // never says hello
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	start := time.Now()
+	n.stopNode()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopping took %v", d)
+	}
+	for name, c := range map[string]net.Conn{"fast path": fastConn, "net/http": netConn, "h2": h2Conn, "handshake": raw} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Errorf("%s connection: %v, want it closed", name, err)
+		}
 	}
 }
