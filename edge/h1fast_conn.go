@@ -109,7 +109,7 @@ func (c *fastConn) serve(resumed bool) {
 					continue
 				}
 			case framingBad:
-				c.refuseFraming()
+				c.refuse(badFraming)
 				return
 			}
 		}
