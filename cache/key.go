@@ -155,11 +155,17 @@ func (r *KeyRecipe) appendQuery(dst []byte, q string) []byte {
 	}
 	// By name only, stably: the values of a repeated name keep their
 	// order, which origins read (the first at some, the last at others).
-	slices.SortStableFunc(params, func(a, b string) int {
-		an, _, _ := strings.Cut(a, "=")
-		bn, _, _ := strings.Cut(b, "=")
-		return strings.Compare(an, bn)
-	})
+	// Not at all when an origin could read two parameters as one name
+	// the sort tells apart ("%61" and "a", "a+b" and "a%20b", a name
+	// after a ';'): the sort would then fix their order whatever order
+	// the client sent.
+	if sortable(params) {
+		slices.SortStableFunc(params, func(a, b string) int {
+			an, _, _ := strings.Cut(a, "=")
+			bn, _, _ := strings.Cut(b, "=")
+			return strings.Compare(an, bn)
+		})
+	}
 	dst = append(dst, '?')
 	for i, p := range params {
 		if i > 0 {
@@ -187,6 +193,30 @@ func paramName(p string) string {
 		}
 	}
 	return string(b)
+}
+
+// sortable reports whether sorting params by their raw names keeps the
+// relative order of every two parameters an origin may read as the same
+// name: none holds a ';' (a separator at many origins), and no two names
+// differ only in percent-encoding or in '+' for a space.
+func sortable(params []string) bool {
+	for i, p := range params {
+		name, _, _ := strings.Cut(p, "=")
+		if strings.Contains(p, ";") {
+			return false
+		}
+		if !strings.ContainsAny(name, "%+") {
+			continue
+		}
+		loose := strings.ReplaceAll(paramName(p), "+", " ")
+		for j, o := range params {
+			on, _, _ := strings.Cut(o, "=")
+			if j != i && on != name && strings.ReplaceAll(paramName(o), "+", " ") == loose {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // appendCookies appends the selected cookies' values, in recipe order.
