@@ -102,12 +102,17 @@ func (c *fastConn) serve(resumed bool) {
 		} else if res == parseHandoff {
 			switch checkFraming(c.rbuf[c.r:c.w]) {
 			case framingMore:
-				if c.w-c.r <= c.f.maxHead {
+				// Up to net/http's own limit for a head (max_header_bytes
+				// plus 4 KiB); past it, its answer, from here: handed over
+				// unchecked, its end would reach net/http unchecked.
+				if c.w-c.r < c.f.maxHead+fastReadBuf {
 					if !c.read() {
 						return
 					}
 					continue
 				}
+				c.refuse(headTooLarge)
+				return
 			case framingBad:
 				c.refuse(badFraming)
 				return

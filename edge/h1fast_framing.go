@@ -26,9 +26,14 @@ import (
 // net/http deletes Transfer-Encoding before a handler could see either,
 // so the fast path checks the heads it reads before handing them over:
 // the first of every connection, and each after the fast path took the
-// connection back. (A connection that stays with net/http, after a
-// request with a body, is not checked again: net/http's framing, closing
-// after any Transfer-Encoding on HTTP/1.1, then stands alone.)
+// connection back. A head is read whole first, up to net/http's own limit
+// (max_header_bytes plus 4 KiB; 431 past it). A connection that stays
+// with net/http (after a request with a body, a response it frames by
+// closing or chunks, or three handoffs in a row) is not checked again:
+// there net/http frames Transfer-Encoding over Content-Length, and
+// ServeHTTP closes the connection after any chunked request and any
+// HTTP/1.0 request with a body, so no request boundary is left to
+// disagree on (TestReviewFramingGateBypass).
 
 // framingVerdict is what checkFraming made of a buffered head.
 type framingVerdict int
@@ -103,7 +108,8 @@ const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charse
 // unread, would reset the connection and could cut the answer short.
 const lingerAfterRefusal = 500 * time.Millisecond
 
-// headTooLarge is net/http's answer to a head over its limit.
+// headTooLarge is net/http's answer to a head over its limit, which the
+// fast path gives itself to a head it could not read whole.
 const headTooLarge = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 	"431 Request Header Fields Too Large"
 

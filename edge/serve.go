@@ -47,9 +47,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// so they must not pick the key or the stored variant either.
 		dropNominated(r.Header)
 	}
-	if len(r.TransferEncoding) > 0 {
+	if len(r.TransferEncoding) > 0 || (r.ProtoMajor == 1 && r.ProtoMinor == 0 && r.ContentLength != 0) {
 		// A chunked request may have carried a Content-Length too (which
 		// net/http dropped); RFC 9112 §6.3 asks us to close afterwards.
+		// On HTTP/1.0 net/http drops Transfer-Encoding unseen and frames
+		// by Content-Length (§6.1 says close): the fast path refuses that
+		// head (h1fast_framing.go), but not on a connection net/http kept,
+		// so an HTTP/1.0 request with a body closes its connection.
 		w.Header().Set("Connection", "close")
 	}
 	if h := s.hooks.RequestFilter; h != nil && h(rq, w) {
