@@ -390,13 +390,6 @@ func (s *Store) putMemory(storeKey string, obj *Object, until, now time.Time) bo
 	e := &entry{kind: kindObject, obj: obj, until: until}
 	ok := s.mem.SetWithTTL(storeKey, e, e.cost(), until.Sub(now))
 	s.mem.Wait()
-	if !ok {
-		// Ristretto drops a Set when its buffer is full, under contention;
-		// with the buffer drained, one more try meets only its admission
-		// policy.
-		ok = s.mem.SetWithTTL(storeKey, e, e.cost(), until.Sub(now))
-		s.mem.Wait()
-	}
 	return ok
 }
 
