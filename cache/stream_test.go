@@ -107,11 +107,17 @@ func TestStreamReadWhileWriting(t *testing.T) {
 				waitFor(t, ws[i].reached, "the first half")
 			}
 			st := obj.src.(*stream)
+			// Readers of an announced length are done once they have it,
+			// maybe before the stream commits: what is stored is checked
+			// after its end.
+			ended := make(chan struct{})
+			st.afterDone(func() { close(ended) })
 			go func() {
 				pw.Write(want[half:])
 				pw.Close()
 			}()
 			wg.Wait()
+			waitFor(t, ended, "the stream's end")
 			for i := range ws {
 				if errs[i] != nil || !bytes.Equal(ws[i].bytes(), want) {
 					t.Fatalf("reader %d: %d bytes, err %v; want %d", i, len(ws[i].bytes()), errs[i], tc.size)
