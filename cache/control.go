@@ -81,6 +81,18 @@ type Directives struct {
 	Known int
 }
 
+// noDirectives is Directives with every delta-seconds value absent (-1).
+func noDirectives() Directives {
+	return Directives{
+		MaxAge:               -1,
+		SMaxAge:              -1,
+		MaxStale:             -1,
+		MinFresh:             -1,
+		StaleWhileRevalidate: -1,
+		StaleIfError:         -1,
+	}
+}
+
 // ParseDirectives parses the lines of a Cache-Control-style field. Names
 // are case-insensitive; arguments are tokens or quoted strings; unknown
 // directives and garbage are skipped up to the next comma. Garbled
@@ -93,14 +105,7 @@ type Directives struct {
 // fields such as CDN-Cache-Control are Structured Field Dictionaries
 // (RFC 9213 §2.1), read strictly by [parseTargeted] instead.
 func ParseDirectives(fields []string) Directives {
-	d := Directives{
-		MaxAge:               -1,
-		SMaxAge:              -1,
-		MaxStale:             -1,
-		MinFresh:             -1,
-		StaleWhileRevalidate: -1,
-		StaleIfError:         -1,
-	}
+	d := noDirectives()
 	for _, line := range fields {
 		p := directiveParser{s: line}
 		for p.next() {

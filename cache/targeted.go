@@ -73,14 +73,7 @@ func parseTargeted(lines []string) (d Directives, ok bool) {
 	default:
 		s = strings.Join(lines, ", ")
 	}
-	d = Directives{
-		MaxAge:               -1,
-		SMaxAge:              -1,
-		MaxStale:             -1,
-		MinFresh:             -1,
-		StaleWhileRevalidate: -1,
-		StaleIfError:         -1,
-	}
+	d = noDirectives()
 	p := sfDictParser{s: s}
 	members := 0
 	for p.next() {
