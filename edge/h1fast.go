@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The HTTP/1.1 fast path.
@@ -39,17 +37,16 @@ import (
 // connections over. On a TLS listener it serves the connections whose
 // ALPN chose HTTP/1.1 (or nothing); those that chose h2 go to hs at once.
 type fastServer struct {
-	s    *Server
-	ln   net.Listener
-	off  *handoffListener // what hs Accepts from
-	reqs prometheus.Counter
+	s   *Server
+	ln  net.Listener
+	off *handoffListener // what hs Accepts from
+	// fr is hs's handler, whose request counter and Alt-Svc the hits
+	// answered here share.
+	fr *front
 	// hits is false when hooks want every request (Server.fastPathOK):
 	// the heads are then only checked for their framing and handed to
 	// net/http.
 	hits bool
-	// altSvc is the Alt-Svc field value a TLS listener's responses carry
-	// unless the stored response has one (see front); nil for none.
-	altSvc []string
 
 	headerTimeout, idleTimeout, writeTimeout time.Duration
 	maxHead                                  int
@@ -61,17 +58,15 @@ type fastServer struct {
 }
 
 // newFastServer serves ln's hits; fr is the handler of the net/http
-// server it hands everything else to, whose request counter and Alt-Svc
-// it shares.
+// server it hands everything else to.
 func newFastServer(s *Server, ln net.Listener, fr *front) *fastServer {
 	sc := s.cfg.Server
 	f := &fastServer{
 		s:             s,
 		ln:            ln,
 		off:           newHandoffListener(ln.Addr()),
-		reqs:          fr.h1,
+		fr:            fr,
 		hits:          s.fastPathOK(),
-		altSvc:        fr.altSvc,
 		headerTimeout: sc.ReadHeaderTimeout.D(),
 		idleTimeout:   sc.IdleTimeout.D(),
 		writeTimeout:  sc.WriteTimeout.D(),

@@ -8,8 +8,6 @@ import (
 	"net/url"
 	"runtime/debug"
 	"time"
-
-	"github.com/popcache/popcache/cache"
 )
 
 const (
@@ -280,12 +278,18 @@ func (c *fastConn) answer(head *h1Head) bool {
 	if code == http.StatusNotModified {
 		h1 = memo.H1NotModified
 	}
-	c.f.reqs.Inc()
+	c.f.fr.h1.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	if head.close || c.tls != nil {
+	altSvc, rh := c.f.fr.hitExtras(rq, obj)
+	if head.close || altSvc || rh != nil {
 		c.wbuf = append(c.wbuf, h1[:len(h1)-2]...)
-		c.wbuf = c.appendTLSFields(c.wbuf, rq, obj)
+		if altSvc {
+			c.wbuf = appendField(c.wbuf, "Alt-Svc", c.f.fr.altSvc[0])
+		}
+		if rh != nil {
+			c.wbuf = appendField(c.wbuf, "Strict-Transport-Security", rh.hsts[0])
+		}
 		if head.close {
 			c.wbuf = append(c.wbuf, "Connection: close\r\n"...)
 		}
@@ -301,26 +305,12 @@ func (c *fastConn) answer(head *h1Head) bool {
 	return true
 }
 
-// appendTLSFields appends, on a TLS connection, the fields ServeHTTP sets
-// there before the stored ones are copied over them (so a stored field of
-// the same name wins): Alt-Svc when the listener advertises HTTP/3, and
-// the route's Strict-Transport-Security.
-func (c *fastConn) appendTLSFields(dst []byte, rq *Request, obj *cache.Object) []byte {
-	if c.tls == nil {
-		return dst
-	}
-	stored := obj.Meta.Header
-	if c.f.altSvc != nil && len(stored["Alt-Svc"]) == 0 {
-		dst = append(dst, "Alt-Svc: "...)
-		dst = append(dst, c.f.altSvc[0]...)
-		dst = append(dst, "\r\n"...)
-	}
-	if rh := c.f.s.https[rq.Route.Name]; rh != nil && rh.hsts != nil && len(stored["Strict-Transport-Security"]) == 0 {
-		dst = append(dst, "Strict-Transport-Security: "...)
-		dst = append(dst, rh.hsts[0]...)
-		dst = append(dst, "\r\n"...)
-	}
-	return dst
+// appendField appends one header line.
+func appendField(dst []byte, name, value string) []byte {
+	dst = append(dst, name...)
+	dst = append(dst, ": "...)
+	dst = append(dst, value...)
+	return append(dst, "\r\n"...)
 }
 
 // writeBody queues b after the head just queued: copied when small, else

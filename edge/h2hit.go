@@ -35,14 +35,11 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	if code == http.StatusNotModified {
 		h.Fields = memo.H2NotModified
 	}
-	// The fields ServeHTTP sets before writeObject copies the stored
-	// ones over them: a stored field of the same name wins.
-	stored := obj.Meta.Header
-	if f.altSvcH2 != nil && len(stored["Alt-Svc"]) == 0 {
-		h.Extra[0] = f.altSvcH2
-	}
-	if r.TLS != nil {
-		if rh := s.https[rq.Route.Name]; rh != nil && rh.hstsH2 != nil && len(stored["Strict-Transport-Security"]) == 0 {
+	if altSvc, rh := f.hitExtras(rq, obj); altSvc || rh != nil {
+		if altSvc {
+			h.Extra[0] = f.altSvcH2
+		}
+		if rh != nil {
 			h.Extra[1] = rh.hstsH2
 		}
 	}

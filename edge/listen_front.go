@@ -5,6 +5,8 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/popcache/popcache/cache"
 )
 
 // front is the handler in front of the pipeline on one kind of listener:
@@ -55,4 +57,19 @@ func (s *Server) tlsFront(h3Port int) *front {
 // 9114 §3.1.1).
 func altSvcValue(port int, maxAge int64) string {
 	return `h3=":` + strconv.Itoa(port) + `"; ma=` + strconv.FormatInt(maxAge, 10)
+}
+
+// hitExtras says which of the fields ServeHTTP sets before the stored
+// ones are copied over them a fast-path hit on obj must add (a stored
+// field of the same name wins): Alt-Svc when this listener advertises
+// HTTP/3, and, over TLS, the route's HSTS (rh nil for none).
+func (f *front) hitExtras(rq *Request, obj *cache.Object) (altSvc bool, rh *routeHTTPS) {
+	stored := obj.Meta.Header
+	altSvc = f.altSvc != nil && len(stored["Alt-Svc"]) == 0
+	if rq.In.TLS != nil && len(stored["Strict-Transport-Security"]) == 0 {
+		if r := f.s.https[rq.Route.Name]; r != nil && r.hsts != nil {
+			rh = r
+		}
+	}
+	return altSvc, rh
 }

@@ -40,9 +40,9 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 			return
 		}
 		if routing.IsRequestBodyError(err) {
-			// The client's body was malformed, too large or cut short:
-			// its error (413 or 400), and where its next request starts
-			// is unknown.
+			// The client's body was malformed, too large, cut short or
+			// stalled: its error (400, 413 or 408), and where its next
+			// request starts is unknown.
 			w.Header().Set("Connection", "close")
 			s.fail(w, rq, err)
 			return

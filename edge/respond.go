@@ -37,7 +37,7 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 			// protocol.
 			code = http.StatusNotModified
 			delete(h, "Content-Length")
-			delete(h, "Content-Type") // as net/http's HTTP/1.1 (RFC 9110 §15.4.5)
+			delete(h, "Content-Type") // RFC 9110 §15.4.5
 		} else if r.Method == http.MethodGet && len(r.Header["Range"]) > 0 {
 			// GET only: range handling is not defined for other methods,
 			// whose Range a server must ignore (RFC 9110 §14.2).

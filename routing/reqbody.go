@@ -13,7 +13,10 @@ import (
 // edge answers it as the client's error, not as a bad gateway.
 type RequestBodyError struct{ Err error }
 
-func (e *RequestBodyError) Error() string { return "routing: reading the request body: " + e.Err.Error() }
+// Error says the request body failed, and how.
+func (e *RequestBodyError) Error() string {
+	return "routing: reading the request body: " + e.Err.Error()
+}
 
 // Unwrap returns the read error.
 func (e *RequestBodyError) Unwrap() error { return e.Err }
