@@ -177,8 +177,13 @@ func (m *Meta) KeepUntil() time.Time {
 // capped at 2^31 (RFC 9111 §5.1). Values below 100 come from strconv's
 // internal table without allocating.
 func (m *Meta) AgeHeader(now time.Time) string {
-	s := int64(m.Age(now) / time.Second)
-	return strconv.FormatInt(min(max(s, 0), MaxDelta), 10)
+	return strconv.FormatInt(m.AgeSeconds(now), 10)
+}
+
+// AgeSeconds is Age(now) as the Age field carries it: whole seconds,
+// capped at 2^31.
+func (m *Meta) AgeSeconds(now time.Time) int64 {
+	return min(max(int64(m.Age(now)/time.Second), 0), MaxDelta)
 }
 
 // Satisfies reports whether the stored response may answer a request

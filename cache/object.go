@@ -29,8 +29,10 @@ type Object struct {
 
 	// Memo lets the server keep header lines it derives from the object
 	// for one whole second of its Age, so that hits in that second
-	// allocate none. The cache never reads it.
-	Memo atomic.Pointer[ServeMemo]
+	// allocate none; Heads keeps what it derives once for the object's
+	// whole life (see [Heads]). The cache never reads them.
+	Memo  atomic.Pointer[ServeMemo]
+	Heads atomic.Pointer[Heads]
 
 	src bodySource // nil when Body is the whole body
 	loc *diskLoc   // where the body is on disk, if it is
@@ -44,19 +46,39 @@ type ServeMemo struct {
 	AgeSeconds int64
 	// Age and CacheStatus are the header lines of a plain hit.
 	Age, CacheStatus []string
-	// H1 is the whole HTTP/1.1 response head of a plain hit, status line
-	// to the empty line, when a server made one (an object in memory);
-	// H1NotModified is the head of the 304 answering a client's matching
-	// conditional.
-	H1, H1NotModified []byte
-	// H2 are the header fields of a plain hit on an object in memory as
-	// the HTTP/2 server writes them (name and value pairs, lower-case,
-	// sorted), Content-Length and Date aside; nil when a server made none,
-	// or when the response must go through a handler. H2Length is its
-	// Content-Length. H2NotModified are the fields of the 304: H2 without
-	// Content-Type.
+	// H2 are the same two fields as the HTTP/2 server writes them, name
+	// and value pairs ("age", "cache-status"); a value HTTP/2 cannot
+	// carry is left out.
+	H2 []string
+}
+
+// Heads is what a server derived once from an Object in memory for the
+// plain hits its fast paths answer: the response heads but for the two
+// fields that change with every second of age, Age and Cache-Status,
+// which each hit writes into them. It is shared and never modified.
+type Heads struct {
+	// H1 is the HTTP/1.1 head of a plain hit, and H1NotModified that of
+	// the 304 answering a client's matching conditional.
+	H1, H1NotModified H1Head
+	// StatusPrefix is what comes before the server's own entry in the
+	// Cache-Status line: the upstream entries, each followed by ", ".
+	StatusPrefix []byte
+	// H2 are the header fields of a plain hit as the HTTP/2 server
+	// writes them (name and value pairs, lower-case, sorted), without
+	// Content-Length, Date, Age and Cache-Status; nil when the response
+	// must go through a handler. H2Length is its Content-Length, and
+	// H2NotModified the fields of the 304: H2 without Content-Type.
 	H2, H2NotModified []string
 	H2Length          string
+}
+
+// H1Head is an HTTP/1.1 response head, from the status line to the last
+// field, without the empty line that ends it and without the Age and
+// Cache-Status lines: they go at AgeAt and StatusAt (AgeAt <= StatusAt),
+// where their names sort.
+type H1Head struct {
+	Head            []byte
+	AgeAt, StatusAt int
 }
 
 // bodySource is a body that is not (wholly) in memory.

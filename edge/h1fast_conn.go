@@ -270,33 +270,30 @@ func (c *fastConn) answer(head *h1Head) bool {
 	now := s.now()
 	rq := &c.rq
 	*rq = Request{In: &c.req, Start: now}
-	obj, memo, code := s.fastHit(rq, now)
+	obj, heads, code := s.fastHit(rq, now)
 	if obj == nil {
 		return false
 	}
-	h1 := memo.H1
+	h1 := &heads.H1
 	if code == http.StatusNotModified {
-		h1 = memo.H1NotModified
+		h1 = &heads.H1NotModified
 	}
 	c.f.fr.h1.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	altSvc, rh := c.f.fr.hitExtras(rq, obj)
-	if head.close || altSvc || rh != nil {
-		c.wbuf = append(c.wbuf, h1[:len(h1)-2]...)
+	c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
+	if altSvc, rh := c.f.fr.hitExtras(rq, obj); altSvc || rh != nil {
 		if altSvc {
 			c.wbuf = appendField(c.wbuf, "Alt-Svc", c.f.fr.altSvc[0])
 		}
 		if rh != nil {
 			c.wbuf = appendField(c.wbuf, "Strict-Transport-Security", rh.hsts[0])
 		}
-		if head.close {
-			c.wbuf = append(c.wbuf, "Connection: close\r\n"...)
-		}
-		c.wbuf = append(c.wbuf, "\r\n"...)
-	} else {
-		c.wbuf = append(c.wbuf, h1...)
 	}
+	if head.close {
+		c.wbuf = append(c.wbuf, "Connection: close\r\n"...)
+	}
+	c.wbuf = append(c.wbuf, "\r\n"...)
 	if head.method == http.MethodGet && code != http.StatusNotModified {
 		c.writeBody(obj.Body)
 		rq.BodyBytes = int64(len(obj.Body))

@@ -49,10 +49,10 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 }
 
 // fastHit is plainHit for the fast paths: for a hit it marks rq one and
-// returns the object, its memo with the heads made, and the status to
-// answer (the stored one, or 304 when the client's conditional matches,
-// RFC 9110 §13.2.2); else obj is nil.
-func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, memo *cache.ServeMemo, code int) {
+// returns the object, its heads, and the status to answer (the stored
+// one, or 304 when the client's conditional matches, RFC 9110 §13.2.2);
+// else obj is nil.
+func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, heads *cache.Heads, code int) {
 	obj = s.plainHit(rq, now)
 	if obj == nil {
 		return nil, nil, 0
@@ -60,12 +60,65 @@ func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, memo *c
 	rq.status.hit = true
 	rq.status.setTTL(ttl(&obj.Meta, now))
 	rq.Result = "hit"
-	memo = s.hitMemo(rq, obj, now, true)
+	heads = s.hitHeads(obj)
 	code = obj.Meta.Status
 	if h := rq.In.Header; code == http.StatusOK && hasConditional(h) && cache.NotModified(h, &obj.Meta, now) {
 		code = http.StatusNotModified
 	}
-	return obj, memo, code
+	return obj, heads, code
+}
+
+// hitHeads returns the heads of plain hits on obj, which is in memory,
+// made on its first such hit and kept for its life: only Age and
+// Cache-Status change from one hit to the next, and each hit writes
+// those itself (see [Server.appendHitHead] and [Server.hitMemo]).
+func (s *Server) hitHeads(obj *cache.Object) *cache.Heads {
+	if hd := obj.Heads.Load(); hd != nil {
+		return hd
+	}
+	hd := &cache.Heads{
+		H1:            appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, s.strip),
+		H1NotModified: appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, s.strip),
+		StatusPrefix:  appendStatusPrefix(nil, obj.Meta.Header["Cache-Status"]),
+	}
+	hd.H2, hd.H2Length = s.h2Fields(obj)
+	hd.H2NotModified = withoutField(hd.H2, "content-type")
+	obj.Heads.Store(hd)
+	return hd
+}
+
+// appendHitHead appends the whole HTTP/1.1 head hd of a plain hit but
+// its empty line, with the Age and Cache-Status lines of rq at age (in
+// seconds) where they go: what net/http would write for rq.
+func (s *Server) appendHitHead(dst []byte, hd *cache.H1Head, prefix []byte, rq *Request, age int64) []byte {
+	dst = append(dst, hd.Head[:hd.AgeAt]...)
+	dst = append(dst, "Age: "...)
+	dst = strconv.AppendInt(dst, age, 10)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, hd.Head[hd.AgeAt:hd.StatusAt]...)
+	dst = append(dst, "Cache-Status: "...)
+	dst = append(dst, prefix...)
+	dst = rq.status.appendTo(dst, s.cfg.Server.Name)
+	dst = append(dst, "\r\n"...)
+	return append(dst, hd.Head[hd.StatusAt:]...)
+}
+
+// appendStatusPrefix appends the upstream Cache-Status entries, each
+// followed by ", ", as they start a Cache-Status line net/http writes:
+// leading spaces trimmed, line breaks made spaces (see appendFieldValue).
+func appendStatusPrefix(dst []byte, upstream []string) []byte {
+	p := appendCacheStatusPrefix(nil, upstream)
+	i := 0
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n') {
+		i++
+	}
+	for _, c := range p[i:] {
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // bodyAllowed reports whether a response with status code may have a
@@ -76,12 +129,13 @@ func bodyAllowed(code int) bool {
 
 // appendH1Head appends the HTTP/1.1 response head of a plain hit on obj,
 // which is in memory, answered with status code (the stored status, or a
-// 304): the status line, the stored fields with Age and Cache-Status as
-// given and Content-Length set to the body's length, but those in strip,
-// in the order and form net/http writes them (sorted, line breaks in
-// values made spaces, values trimmed, invalid names skipped; a 304 without
-// Content-Type and Content-Length), then the empty line.
-func appendH1Head(dst []byte, obj *cache.Object, code int, age, cacheStatus, strip []string) []byte {
+// 304), and returns it with where its Age and Cache-Status lines go (see
+// [cache.H1Head]): the status line, the stored fields with Content-Length
+// set to the body's length, but those in strip, in the order and form
+// net/http writes them (sorted, line breaks in values made spaces,
+// values trimmed, invalid names skipped; a 304 without Content-Type and
+// Content-Length).
+func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache.H1Head {
 	m := &obj.Meta
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(code), 10)
@@ -106,14 +160,17 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, age, cacheStatus, str
 		keys = append(keys, "Content-Length")
 	}
 	slices.Sort(keys)
+	var h cache.H1Head
 	contentLength := []string{strconv.Itoa(len(obj.Body))}
 	for _, k := range keys {
 		vs := m.Header[k]
 		switch k {
 		case "Age":
-			vs = age
+			h.AgeAt = len(dst)
+			continue
 		case "Cache-Status":
-			vs = cacheStatus
+			h.StatusAt = len(dst)
+			continue
 		case "Content-Length":
 			vs = contentLength
 		}
@@ -124,7 +181,8 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, age, cacheStatus, str
 			dst = append(dst, "\r\n"...)
 		}
 	}
-	return append(dst, "\r\n"...)
+	h.Head = dst
+	return h
 }
 
 // framingField reports whether k is a field the fast path writes itself

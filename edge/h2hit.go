@@ -23,28 +23,29 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s := f.s
 	now := s.now()
 	rq := &Request{In: r, Start: now}
-	obj, memo, code := s.fastHit(rq, now)
-	if obj == nil || memo.H2 == nil {
+	obj, heads, code := s.fastHit(rq, now)
+	if obj == nil || heads.H2 == nil {
 		return false
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	*h = h2.Hit{Status: code, Fields: memo.H2}
+	*h = h2.Hit{Status: code, Fields: heads.H2}
 	if code == http.StatusNotModified {
-		h.Fields = memo.H2NotModified
+		h.Fields = heads.H2NotModified
 	}
+	h.Extra[0] = s.hitMemo(rq, obj, now).H2
 	if altSvc, rh := f.hitExtras(rq, obj); altSvc || rh != nil {
 		if altSvc {
-			h.Extra[0] = f.altSvcH2
+			h.Extra[1] = f.altSvcH2
 		}
 		if rh != nil {
-			h.Extra[1] = rh.hstsH2
+			h.Extra[2] = rh.hstsH2
 		}
 	}
 	if code != http.StatusNotModified { // no Content-Length on a 304: see writeObject
-		h.ContentLength = memo.H2Length
+		h.ContentLength = heads.H2Length
 		if r.Method == http.MethodGet {
 			h.Body = obj.Body
 			rq.BodyBytes = int64(len(obj.Body))
@@ -56,12 +57,13 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 
 // h2Fields returns the HTTP/2 header fields and Content-Length of a plain
 // hit on obj, as [Server.writeObject] and the HTTP/2 server write them:
-// the stored fields with Age and Cache-Status from m, but those in strip.
+// the stored fields but those in strip, and without Age and Cache-Status,
+// which [Server.hitMemo] makes for each second.
 // It returns nil when the fast path must leave the response to the
 // handler: a stored Content-Length missing or malformed, no Date (the
 // server would add one), or a field that changes how the server writes
 // the response (see h2.AppendFields).
-func (s *Server) h2Fields(obj *cache.Object, m *cache.ServeMemo) ([]string, string) {
+func (s *Server) h2Fields(obj *cache.Object) ([]string, string) {
 	stored := obj.Meta.Header
 	cl := stored["Content-Length"]
 	if len(cl) == 0 || len(stored["Date"]) == 0 {
@@ -72,7 +74,8 @@ func (s *Server) h2Fields(obj *cache.Object, m *cache.ServeMemo) ([]string, stri
 	}
 	h := make(http.Header, len(stored)+2)
 	s.copyStored(h, obj)
-	h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
+	delete(h, "Age")
+	delete(h, "Cache-Status")
 	fields, ok := h2.AppendFields(make([]string, 0, 2*len(h)+2), h)
 	if !ok {
 		return nil, ""

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/popcache/popcache/cache"
 )
@@ -21,7 +24,7 @@ func (s *Server) writeObject(w http.ResponseWriter, rq *Request, obj *cache.Obje
 	h := w.Header()
 	s.copyStored(h, obj)
 	if rq.status.isPlainHit() {
-		m := s.hitMemo(rq, obj, now, false)
+		m := s.hitMemo(rq, obj, now)
 		h["Age"], h["Cache-Status"] = m.Age, m.CacheStatus
 	} else {
 		h["Age"] = []string{obj.Meta.AgeHeader(now)}
@@ -113,35 +116,46 @@ func hasConditional(h http.Header) bool {
 // ours appended (RFC 9211 §2: the cache nearest the client comes last).
 func (s *Server) setCacheStatus(h http.Header, rq *Request, upstream []string) {
 	var buf [160]byte
-	b := buf[:0]
-	for _, u := range upstream {
-		b = append(b, u...)
-		b = append(b, ", "...)
-	}
+	b := appendCacheStatusPrefix(buf[:0], upstream)
 	b = rq.status.appendTo(b, s.cfg.Server.Name)
 	h["Cache-Status"] = []string{string(b)}
 }
 
-// hitMemo returns the Age and Cache-Status lines of a plain hit on obj,
-// and with heads (for the fast paths, h1fast.go and h2hit.go, on an
-// object in memory) its whole HTTP/1.1 heads and its HTTP/2 fields, made
-// once per second of its age and shared by that second's hits.
-func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time, heads bool) *cache.ServeMemo {
-	age := obj.Meta.Age(now) / time.Second
-	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == int64(age) && (!heads || m.H1 != nil) {
+// hitMemo returns the Age and Cache-Status lines of a plain hit on obj
+// (rq's status must be one), made once per second of the object's age
+// and shared by that second's hits.
+func (s *Server) hitMemo(rq *Request, obj *cache.Object, now time.Time) *cache.ServeMemo {
+	age := obj.Meta.AgeSeconds(now)
+	if m := obj.Memo.Load(); m != nil && m.AgeSeconds == age {
 		return m
 	}
-	h := make(http.Header, 1)
-	s.setCacheStatus(h, rq, obj.Meta.Header["Cache-Status"])
-	m := &cache.ServeMemo{AgeSeconds: int64(age), Age: []string{obj.Meta.AgeHeader(now)}, CacheStatus: h["Cache-Status"]}
-	if heads {
-		m.H1 = appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, m.Age, m.CacheStatus, s.strip)
-		m.H1NotModified = appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, m.Age, m.CacheStatus, s.strip)
-		m.H2, m.H2Length = s.h2Fields(obj, m)
-		m.H2NotModified = withoutField(m.H2, "content-type")
+	var buf [160]byte
+	b := appendCacheStatusPrefix(buf[:0], obj.Meta.Header["Cache-Status"])
+	b = rq.status.appendTo(b, s.cfg.Server.Name)
+	a := &struct {
+		m     cache.ServeMemo
+		lines [2]string
+		h2    [4]string
+	}{}
+	a.lines = [2]string{strconv.FormatInt(age, 10), string(b)}
+	a.m = cache.ServeMemo{AgeSeconds: age, Age: a.lines[0:1:1], CacheStatus: a.lines[1:2:2]}
+	a.h2 = [4]string{"age", a.lines[0], "cache-status", a.lines[1]}
+	a.m.H2 = a.h2[:2:2]
+	if httpguts.ValidHeaderFieldValue(a.lines[1]) {
+		a.m.H2 = a.h2[:]
 	}
-	obj.Memo.Store(m)
-	return m
+	obj.Memo.Store(&a.m)
+	return &a.m
+}
+
+// appendCacheStatusPrefix appends the upstream Cache-Status entries,
+// each followed by ", ": what comes before a cache's own (RFC 9211 §2).
+func appendCacheStatusPrefix(dst []byte, upstream []string) []byte {
+	for _, u := range upstream {
+		dst = append(dst, u...)
+		dst = append(dst, ", "...)
+	}
+	return dst
 }
 
 // writePrivate streams an unshared upstream response to the client.

@@ -26,10 +26,11 @@ type Hit struct {
 	// Status is the response status code.
 	Status int
 	// Fields are the response's header fields as name and value pairs,
-	// made by [AppendFields]; Extra are more of them (a listener's or a
-	// route's own, such as alt-svc), in the same form. All are only read.
+	// made by [AppendFields]; Extra are more of them (those that change
+	// from hit to hit, a listener's or a route's own, such as alt-svc),
+	// in the same form. All are only read.
 	Fields []string
-	Extra  [2][]string
+	Extra  [3][]string
 	// ContentLength is the content-length field value; "" for none.
 	ContentLength string
 	// Body is the body, written after the header unless it is empty. It
@@ -93,7 +94,7 @@ func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request
 	hw := &writeResHeaders{
 		streamID:      st.id,
 		httpResCode:   h.Status,
-		fields:        [3][]string{h.Fields, h.Extra[0], h.Extra[1]},
+		fields:        [4][]string{h.Fields, h.Extra[0], h.Extra[1], h.Extra[2]},
 		endStream:     endStream,
 		contentLength: h.ContentLength,
 	}
