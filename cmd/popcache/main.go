@@ -111,7 +111,8 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		caps = append(caps, cfg.Cache.MemoryMaxBytes) // the demo shield's memory tier
 	}
 	setMemoryLimit(caps...)
-	setGCPercent()
+	_, stopGC := startGCTuner(gcHeadroomFloor)
+	defer stopGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := runNode(ctx, cfg, stdout, stderr, demoToken); err != nil && !errors.Is(err, context.Canceled) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"runtime"
 	"runtime/debug"
 	"testing"
+	"time"
 
 	"github.com/popcache/popcache/conf"
 )
@@ -40,27 +42,84 @@ func TestMemoryLimit(t *testing.T) {
 	}
 }
 
-func TestGCPercent(t *testing.T) {
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name        string
+		live, floor uint64
+		want        int
+	}{
+		{"nothing live yet", 0, 256 * mib, 100},
+		{"small heap: Go's default, never more", 10 * mib, 256 * mib, 100},
+		{"heap at the floor", 256 * mib, 256 * mib, 100},
+		{"floor over a quarter", 512 * mib, 256 * mib, 50},
+		{"a quarter over the floor", 2048 * mib, 256 * mib, cacheGCPercent},
+		{"huge heap", 64 << 30, 256 * mib, cacheGCPercent},
+		{"no floor", 10 * mib, 0, cacheGCPercent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := gcPercentFor(tt.live, tt.floor); got != tt.want {
+				t.Errorf("gcPercentFor(%d, %d) = %d, want %d", tt.live, tt.floor, got, tt.want)
+			}
+		})
+	}
+}
+
+// gcPercent reads GOGC as the runtime has it.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+func TestGCTuner(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
 	tests := []struct {
 		name, env string
-		runtime   int // what the runtime had before, as GOGC would have set it
-		want      int
+		runtime   int    // what the runtime had before, as GOGC would have set it
+		floor     uint64 // tuner floor
+		start     int    // percentage in force at start
+		tuned     int    // after a collection
 	}{
-		{"default for a cache", "", 100, cacheGCPercent},
-		{"GOGC wins", "200", 200, 200},
-		{"GOGC=off wins", "off", -1, -1},
+		// A test binary's heap is a few MiB: a floor of 1 TiB is far over
+		// it, a floor of 0 far under.
+		{"tuned up for a small heap", "", 100, 1 << 40, cacheGCPercent, 100},
+		{"a quarter without a floor", "", 100, 0, cacheGCPercent, cacheGCPercent},
+		{"GOGC wins", "200", 200, 1 << 40, 200, 200},
+		{"GOGC=off wins", "off", -1, 1 << 40, -1, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOGC", tt.env)
 			debug.SetGCPercent(tt.runtime)
-			if got := setGCPercent(); got != tt.want {
-				t.Errorf("setGCPercent() = %d, want %d", got, tt.want)
+			got, stop := startGCTuner(tt.floor)
+			defer stop()
+			if got != tt.start || gcPercent() != tt.start {
+				t.Fatalf("start: startGCTuner() = %d, runtime %d, want %d", got, gcPercent(), tt.start)
 			}
-			if got := debug.SetGCPercent(tt.want); got != tt.want {
-				t.Errorf("runtime GOGC %d, want %d", got, tt.want)
+			// The tuner runs in a cleanup after a collection: collect until
+			// it has (bounded), then check it set what it should.
+			for i := 0; i < 200 && gcPercent() != tt.tuned; i++ {
+				runtime.GC()
+				time.Sleep(5 * time.Millisecond)
+			}
+			if p := gcPercent(); p != tt.tuned {
+				t.Errorf("after collections GOGC is %d, want %d", p, tt.tuned)
 			}
 		})
 	}
+	t.Run("stopped", func(t *testing.T) {
+		t.Setenv("GOGC", "")
+		_, stop := startGCTuner(1 << 40)
+		stop()
+		debug.SetGCPercent(77)
+		for range 3 {
+			runtime.GC()
+			time.Sleep(5 * time.Millisecond)
+		}
+		if p := gcPercent(); p != 77 {
+			t.Errorf("a stopped tuner set GOGC to %d", p)
+		}
+	})
 }
