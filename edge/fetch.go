@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"time"
 
@@ -166,7 +165,10 @@ func (s *Server) private(resp *http.Response, detail string) *cache.Fill {
 // prepare makes a stored header ready to replay on every hit: our Via
 // entry, an exact Content-Length (none while size is unknown, -1: the
 // store adds it once the body is complete), and slices clipped so that a
-// hook's append never writes into memory shared between hits.
+// hook's append never writes into memory shared between hits. The header
+// is copied compact, as it will be kept: a map sized for its fields and
+// one array for all values (the fields added here had grown the map to
+// a kilobyte for a 1 KiB body).
 func (s *Server) prepare(m *cache.Meta, size int64) {
 	h := m.Header
 	if h == nil {
@@ -182,9 +184,7 @@ func (s *Server) prepare(m *cache.Meta, size int64) {
 	} else if m.Status != http.StatusNoContent && m.Status != http.StatusNotModified && m.Status >= 200 {
 		h["Content-Length"] = []string{strconv.FormatInt(size, 10)}
 	}
-	for k, v := range h {
-		h[k] = slices.Clip(v)
-	}
+	m.Header = h.Clone() // its value slices are clipped
 }
 
 // endsWithEntry reports whether a Via line ends with entry.
@@ -193,13 +193,22 @@ func endsWithEntry(line, entry string) bool {
 }
 
 // readBody reads a response body, up to limit+1 bytes so that the caller
-// can tell an over-long body.
+// can tell an over-long body. A body of announced length within the limit
+// is read into a slice of exactly its size, as it will be kept.
 func readBody(resp *http.Response, limit int64) ([]byte, error) {
 	size := resp.ContentLength
-	if size < 0 || size > limit {
-		size = 32 << 10
+	if size >= 0 && size <= limit {
+		// The transport ends the body at Content-Length: nothing follows.
+		b := make([]byte, size)
+		if _, err := io.ReadFull(resp.Body, b); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // none of it came
+			}
+			return nil, err
+		}
+		return b, nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size+1))
+	buf := bytes.NewBuffer(make([]byte, 0, 32<<10+1))
 	_, err := buf.ReadFrom(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return nil, err
