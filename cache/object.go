@@ -172,20 +172,52 @@ type entry struct {
 	until  time.Time
 }
 
-// cost is what an entry counts against the memory cap, in bytes: the body
-// if it is in memory, the header strings and a fixed overhead for the
-// structures around them.
-func (e *entry) cost() int64 {
-	const overhead = 256
-	if e.obj == nil {
-		return overhead
-	}
-	n := int64(len(e.obj.Body)) + overhead
-	for k, vs := range e.obj.Meta.Header {
+// Per-entry overheads of the memory tier, in bytes, measured with a
+// typical header (TestEntryCostCoversHeap, TestHeadsWithinReserve).
+const (
+	// entryOverhead is what an entry takes beside its body and header
+	// strings: the Object and its Meta, the header map, the entry, and
+	// the memory tier's own structures for it.
+	entryOverhead = 640
+	// headsOverhead is the fixed part of the [Heads] a server may make
+	// for an object: the struct and its slice headers.
+	headsOverhead = 200
+)
+
+// headerCost is what a stored header counts: its strings, and a slice
+// or string header for each.
+func headerCost(h map[string][]string) int64 {
+	var n int64
+	for k, vs := range h {
 		n += int64(len(k)) + 16
 		for _, v := range vs {
 			n += int64(len(v)) + 16
 		}
+	}
+	return n
+}
+
+// HeadsReserve is what the memory tier counts, for an object with header
+// h, towards the [Heads] a server may make for it at its first fast hit:
+// two HTTP/1.1 heads and two HTTP/2 field lists, each about as large as
+// the header itself. It is counted when the object is stored, because
+// heads can come any time after and must fit under the cap too.
+func HeadsReserve(h map[string][]string) int64 {
+	return 2*headerCost(h) + headsOverhead
+}
+
+// cost is what an entry counts against the memory cap, in bytes: the body
+// if it is in memory, the header strings, a fixed overhead for the
+// structures around them, and for a body in memory the reserve for the
+// heads of its hits.
+func (e *entry) cost() int64 {
+	if e.obj == nil {
+		return entryOverhead
+	}
+	h := e.obj.Meta.Header
+	n := int64(len(e.obj.Body)) + entryOverhead + headerCost(h)
+	if e.obj.InMemory() { // only hits on bodies in memory get heads
+		n += HeadsReserve(h)
 	}
 	return n
 }

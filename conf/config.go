@@ -135,7 +135,8 @@ type Admin struct {
 
 // Cache configures the cache tiers and the node-wide cache policy defaults.
 type Cache struct {
-	// MemoryMaxBytes is the hard cap of the memory tier (bodies plus headers).
+	// MemoryMaxBytes is the hard cap of the memory tier: bodies, headers,
+	// and each object's measured overhead (see cache.entry.cost).
 	// Default 512MiB; at least 1MiB.
 	MemoryMaxBytes Size `toml:"memory_max_bytes"`
 	// MaxObjectBytes is the largest body the memory tier stores; larger

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
 	"strconv"
@@ -77,14 +78,21 @@ func (s *Server) hitHeads(obj *cache.Object) *cache.Heads {
 		return hd
 	}
 	hd := &cache.Heads{
-		H1:            appendH1Head(make([]byte, 0, 512), obj, obj.Meta.Status, s.strip),
-		H1NotModified: appendH1Head(make([]byte, 0, 512), obj, http.StatusNotModified, s.strip),
+		H1:            exactHead(appendH1Head(make([]byte, 0, 1024), obj, obj.Meta.Status, s.strip)),
+		H1NotModified: exactHead(appendH1Head(make([]byte, 0, 1024), obj, http.StatusNotModified, s.strip)),
 		StatusPrefix:  appendStatusPrefix(nil, obj.Meta.Header["Cache-Status"]),
 	}
 	hd.H2, hd.H2Length = s.h2Fields(obj)
 	hd.H2NotModified = withoutField(hd.H2, "content-type")
 	obj.Heads.Store(hd)
 	return hd
+}
+
+// exactHead returns h with its head copied to a slice of its own size:
+// heads live as long as their object.
+func exactHead(h cache.H1Head) cache.H1Head {
+	h.Head = bytes.Clone(h.Head)
+	return h
 }
 
 // appendHitHead appends the whole HTTP/1.1 head hd of a plain hit but

@@ -3,11 +3,16 @@ package edge
 import (
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/popcache/popcache/cache"
 )
 
 // TestFastHitHeadsOutliveAge checks that a fast-path hit writes the Age
@@ -93,4 +98,72 @@ func TestFastHitHeadsOutliveAge(t *testing.T) {
 	if next > same {
 		t.Errorf("a hit in a new second allocates %.0f times, one in the same second %.0f", next, same)
 	}
+}
+
+// TestHeadsWithinReserve checks that the heads a fast hit makes for an
+// object take about the room the memory tier reserved for them when it
+// stored the object (cache.HeadsReserve), measured on the heap over many
+// objects with a typical header.
+func TestHeadsWithinReserve(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap")
+	}
+	if !inOwnProcess(t) {
+		return
+	}
+	n := startNode(t, benchOrigin(1<<10), "")
+	hdr := http.Header{
+		"Cache-Control":  {"public, max-age=3600"},
+		"Content-Type":   {"application/javascript; charset=utf-8"},
+		"Content-Length": {"1024"},
+		"Date":           {"Fri, 27 Nov 2026 15:00:00 GMT"},
+		"Etag":           {`"5f3a9c0e-400"`},
+		"Last-Modified":  {"Thu, 26 Nov 2026 10:00:00 GMT"},
+		"Vary":           {"Accept-Encoding"},
+		"Via":            {"1.1 popcache"},
+	}
+	const count = 4000
+	objs := make([]*cache.Object, count)
+	for i := range objs {
+		objs[i] = &cache.Object{Meta: cache.Meta{Status: http.StatusOK, Header: hdr.Clone(), Lifetime: time.Hour}, Body: make([]byte, 1<<10)}
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for _, o := range objs {
+		if hd := n.srv.hitHeads(o); hd.H2 == nil {
+			t.Fatal("no HTTP/2 fields: the measure would be short")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	real := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / count
+	reserve := cache.HeadsReserve(hdr)
+	t.Logf("heads: %d bytes on the heap per object, %d reserved", real, reserve)
+	if ratio := float64(real) / float64(reserve); ratio < 0.7 || ratio > 1.1 {
+		t.Errorf("heads take %d bytes, %.2f of the %d reserved: want 0.7..1.1", real, ratio, reserve)
+	}
+	runtime.KeepAlive(objs)
+}
+
+// measureEnv marks the test process a heap-measuring test started.
+const measureEnv = "POPCACHE_TEST_OWN_PROCESS"
+
+// inOwnProcess reports whether t runs alone in a process of its own; if
+// not, it runs t so (the test binary again, for t alone) and reports
+// false: a heap measurement must not count what other tests' goroutines
+// allocate and free meanwhile.
+func inOwnProcess(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(measureEnv) == t.Name() {
+		return true
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
+	cmd.Env = append(os.Environ(), measureEnv+"="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s in a process of its own: %v\n%s", t.Name(), err, out)
+	}
+	t.Logf("in a process of its own:\n%s", out)
+	return false
 }
