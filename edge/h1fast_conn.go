@@ -47,6 +47,8 @@ type fastConn struct {
 	answered bool // a request was answered here
 	lastHead int  // the length of the last head answered
 	streak   int  // handoffs in a row before this resumption (see handedConn)
+
+	chunks *chunkChecker // the chunked body of the head handed over, if any
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -98,7 +100,15 @@ func (c *fastConn) serve(resumed bool) {
 			// While shutting down, the answer closes the connection.
 			head.close = head.close || c.f.closing.Load()
 		} else if res == parseHandoff {
-			switch checkFraming(c.rbuf[c.r:c.w]) {
+			v, chunked := checkFraming(c.rbuf[c.r:c.w])
+			if v == framingOK && chunked >= 0 {
+				c.chunks = &chunkChecker{}
+				if c.chunks.feed(c.rbuf[c.r+chunked:c.w]) != nil {
+					c.refuse(badChunked)
+					return
+				}
+			}
+			switch v {
 			case framingMore:
 				// Up to net/http's own limit for a head (max_header_bytes
 				// plus 4 KiB); past it, its answer, from here: handed over
@@ -109,7 +119,7 @@ func (c *fastConn) serve(resumed bool) {
 					}
 					continue
 				}
-				c.refuse(headTooLarge)
+				c.refuse(tooLargeAnswer(c.rbuf[c.r:c.w]))
 				return
 			case framingBad:
 				c.refuse(badFraming)
@@ -146,7 +156,7 @@ func (c *fastConn) giveUp() {
 		c.nc.Close()
 		return
 	}
-	c.f.handoff(c.nc, unread, c.streak+1, c.tls)
+	c.f.handoff(c.nc, unread, c.streak+1, c.tls, c.chunks)
 }
 
 // read reads more of a request head. Between requests it first writes

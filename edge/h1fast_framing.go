@@ -47,26 +47,29 @@ const (
 // checkFraming looks at the request head at the start of b: any
 // obs-fold, or a Transfer-Encoding refused as above, is framingBad. A head whose
 // request line is not HTTP/1.0 or HTTP/1.1 is net/http's to judge, at
-// once. Line ends may be CRLF or a bare LF, as net/http reads them.
-func checkFraming(b []byte) framingVerdict {
+// once. Line ends may be CRLF or a bare LF, as net/http reads them. For
+// a head it passes whose body is chunked, chunked is where the body
+// starts in b (see h1fast_chunks.go); else it is -1.
+func checkFraming(b []byte) (v framingVerdict, chunked int) {
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {
-		return framingMore
+		return framingMore, -1
 	}
 	line := bytes.TrimSuffix(b[:nl], []byte("\r"))
 	// net/http serves any HTTP/1.x, and honours Transfer-Encoding from
 	// HTTP/1.1 up ("HTTP/1.2" ... "HTTP/1.9" included).
 	i := bytes.LastIndex(line, []byte(" HTTP/1."))
 	if i < 0 || i+len(" HTTP/1.")+1 != len(line) || line[len(line)-1] < '0' || line[len(line)-1] > '9' {
-		return framingOK
+		return framingOK, -1
 	}
 	http10 := line[len(line)-1] == '0'
 	var te, cl bool
 	var last []byte // the last transfer coding named so far
-	for rest := b[nl+1:]; ; {
+	rest := b[nl+1:]
+	for {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return framingMore
+			return framingMore, -1
 		}
 		field := bytes.TrimSuffix(rest[:i], []byte("\r"))
 		rest = rest[i+1:]
@@ -74,7 +77,7 @@ func checkFraming(b []byte) framingVerdict {
 			break
 		}
 		if field[0] == ' ' || field[0] == '\t' {
-			return framingBad // obs-fold
+			return framingBad, -1 // obs-fold
 		}
 		name, value, _ := bytes.Cut(field, []byte(":"))
 		switch {
@@ -93,9 +96,12 @@ func checkFraming(b []byte) framingVerdict {
 		}
 	}
 	if te && (cl || http10 || !bytes.EqualFold(last, []byte("chunked"))) {
-		return framingBad
+		return framingBad, -1
 	}
-	return framingOK
+	if te {
+		return framingOK, len(b) - len(rest)
+	}
+	return framingOK, -1
 }
 
 // badFraming is the answer to a head checkFraming refused, in net/http's
@@ -108,10 +114,39 @@ const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charse
 // unread, would reset the connection and could cut the answer short.
 const lingerAfterRefusal = 500 * time.Millisecond
 
+// badChunked is the answer to a chunked body malformed in the bytes read
+// with its head (see h1fast_chunks.go).
+const badChunked = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+	"400 Bad Request: malformed chunked body"
+
 // headTooLarge is net/http's answer to a head over its limit, which the
-// fast path gives itself to a head it could not read whole.
+// fast path gives itself to a head it could not read whole; see
+// tooLargeAnswer for when the request line alone is too long.
 const headTooLarge = "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 	"431 Request Header Fields Too Large"
+
+// lineTooLong and methodTooLong answer a request line that did not end
+// within the limit: a target that long is 414 (as nginx answers); no
+// method is, so a line without even the space after its method is 400.
+const (
+	lineTooLong = "HTTP/1.1 414 URI Too Long\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+		"414 URI Too Long"
+	methodTooLong = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
+		"400 Bad Request: malformed request line"
+)
+
+// tooLargeAnswer is the answer to b, a head that did not end within the
+// limit: 400 when its method did not, 414 when its request line did not,
+// else 431.
+func tooLargeAnswer(b []byte) string {
+	switch {
+	case bytes.IndexByte(b, '\n') >= 0:
+		return headTooLarge
+	case bytes.IndexByte(b, ' ') < 0:
+		return methodTooLong
+	}
+	return lineTooLong
+}
 
 // refuse writes the pending answers and answer (badFraming or
 // headTooLarge), and closes.

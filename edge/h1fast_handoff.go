@@ -65,6 +65,10 @@ type handedConn struct {
 	// tls is the state of a TLS connection, for the requests net/http
 	// reads from it: to net/http it is a plain one (resumer sets r.TLS).
 	tls *tls.ConnectionState
+	// chunks checks the chunked body of the request handed over, in the
+	// bytes read after prefix (which was checked before the handoff); nil
+	// when it has none.
+	chunks *chunkChecker
 }
 
 // maxHandoffStreak is how many handoffs in a row, with no request the fast
@@ -82,7 +86,13 @@ func (c *handedConn) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if c.chunks != nil && n > 0 {
+		if c.chunks.feed(p[:n]) != nil {
+			return 0, errBadChunk
+		}
+	}
+	return n, err
 }
 
 // CloseWrite half-closes a TCP connection; net/http does it before

@@ -231,13 +231,18 @@ func TestFastPathKeepAlive(t *testing.T) {
 
 // TestFastPathLimits checks that the fast path keeps the configured
 // limits: a head over max_header_bytes gets net/http's 431, a URI over
-// max_uri_bytes the pipeline's 414.
+// max_uri_bytes the pipeline's 414, and a request line that does not end
+// within the head limit 414 (431 from net/http for a GET, which the fast
+// path reads as a hit until then), or 400 if its method does not.
 func TestFastPathLimits(t *testing.T) {
 	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\nmax_uri_bytes = \"1KiB\"\n")
 	fast.get("/l", "Host", "a.test")
 	tests := []struct{ name, req, want string }{
 		{"header too large", "GET /l HTTP/1.1\r\nHost: a.test\r\nX-Big: " + strings.Repeat("b", 8<<10) + "\r\n\r\n", "HTTP/1.1 431 "},
 		{"URI too long", "GET /l?" + strings.Repeat("q", 2<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n", "HTTP/1.1 414 "},
+		{"GET line over the head limit (net/http's answer)", "GET /l?" + strings.Repeat("q", 12<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n", "HTTP/1.1 431 "},
+		{"POST line over the head limit", "POST /l?" + strings.Repeat("q", 12<<10) + " HTTP/1.1\r\nHost: a.test\r\n\r\n", "HTTP/1.1 414 "},
+		{"method over the head limit", strings.Repeat("A", 12<<10) + " /l HTTP/1.1\r\nHost: a.test\r\n\r\n", "HTTP/1.1 400 "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

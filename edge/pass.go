@@ -35,9 +35,16 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 	resp, err := s.upstream(rq).RoundTrip(out, rq.Key)
 	s.m.upstream.WithLabelValues(rq.Route.Name, "pass").Observe(s.now().Sub(reqTime).Seconds())
 	if err != nil {
-		if r.Context().Err() != nil {
+		// A malformed chunk fails the connection's read, and net/http then
+		// cancels the request's context as for a client gone: but this
+		// client is there, and gets its 400 (h1fast_chunks.go).
+		bad := badChunkedBody(r.Context())
+		if r.Context().Err() != nil && !bad {
 			rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
 			return
+		}
+		if bad {
+			err = &routing.RequestBodyError{Err: errBadChunk}
 		}
 		if routing.IsRequestBodyError(err) {
 			// The client's body was malformed, too large, cut short or

@@ -1,0 +1,88 @@
+package edge
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestStrictChunkedBodies sends chunked POSTs through a real edge: the
+// malformed ones net/http's reader would have taken (the smuggling
+// levers of h1fast_chunks.go) are answered 400 and never reach the
+// origin whole, whether the bad byte comes with the head or after the
+// connection was handed to net/http; well-formed ones, extensions and
+// trailers included, reach it intact.
+func TestStrictChunkedBodies(t *testing.T) {
+	var mu sync.Mutex
+	var got []string // bodies the origin read whole
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			panic(http.ErrAbortHandler) // no answer to a body cut short
+		}
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}), "")
+	const head = "POST /form HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+	tests := []struct {
+		name        string
+		first, then string // then is sent after a pause, once the edge has handed the connection over
+		want        string // status code
+		origin      string // the body the origin must read, "" for none
+	}{
+		{"well-formed", "5;a=\"b\"\r\nhello\r\n", "6;c\r\n world\r\n0\r\nX-Sum: 1\r\n\r\n", "200", "hello world"},
+		{"bare semicolon", "5;\r\nhello\r\n0\r\n\r\n", "", "400", ""},
+		{"invalid extension token", "5;a@b\r\nhello\r\n0\r\n\r\n", "", "400", ""},
+		{"whitespace after the size", "5 \r\nhello\r\n0\r\n\r\n", "", "400", ""},
+		{"control character in an extension", "5;a=\x01\r\nhello\r\n0\r\n\r\n", "", "400", ""},
+		{"trailer ended by a bare LF", "5\r\nhello\r\n0\r\nX-A: 1\n\n", "", "400", ""},
+		{"bare semicolon after the handoff", "5\r\nhello\r\n", "5;\r\nworld\r\n0\r\n\r\n", "400", ""},
+		{"bare LF after the handoff", "5\r\nhello\r\n", "5\nworld\r\n0\r\n\r\n", "400", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(c, head+tt.first); err != nil {
+				t.Fatal(err)
+			}
+			if tt.then != "" {
+				time.Sleep(50 * time.Millisecond)
+				io.WriteString(c, tt.then) // may fail once the edge has answered
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			resp.Body.Close()
+			if code := resp.Status[:3]; code != tt.want {
+				t.Errorf("status %s, want %s (%v)", resp.Status, tt.want, resp.Header)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case tt.origin == "" && len(got) > 0:
+				t.Errorf("the origin read a whole body: %q", got)
+			case tt.origin != "" && (len(got) != 1 || got[0] != tt.origin):
+				t.Errorf("the origin read %q, want %q", got, tt.origin)
+			}
+		})
+	}
+	if v := gatheredValue(t, n.reg, "popcache_upstream_ejections_total"); v != 0 {
+		t.Errorf("%v ejections of the origin by clients' bad bodies", v)
+	}
+}
