@@ -143,6 +143,13 @@ func (m *Meta) StaleIfErrorOK(now time.Time) bool {
 	return m.withinStaleWindow(now, m.StaleIfError)
 }
 
+// StaleIfUnreachableOK reports whether at now the response is stale but
+// still inside its stale-if-unreachable window, so it may be served when
+// upstream cannot be reached at all.
+func (m *Meta) StaleIfUnreachableOK(now time.Time) bool {
+	return m.withinStaleWindow(now, m.StaleIfUnreachable)
+}
+
 // withinStaleWindow reports Lifetime <= Age(now) < Lifetime + window.
 func (m *Meta) withinStaleWindow(now time.Time, window time.Duration) bool {
 	if !m.mayServeStale() || window <= 0 {
@@ -154,8 +161,9 @@ func (m *Meta) withinStaleWindow(now time.Time, window time.Duration) bool {
 
 // KeepUntil is how long the cache should retain the response: until it
 // turns stale ([Meta.Expires]), plus the longest of
-//   - its stale-while-revalidate and stale-if-error windows, when stale
-//     use is allowed at all (not under no-cache or must-revalidate);
+//   - its stale-while-revalidate, stale-if-error and stale-if-unreachable
+//     windows, when stale use is allowed at all (not under no-cache or
+//     must-revalidate);
 //   - for a response with a validator (ETag or Last-Modified), its
 //     lifetime clamped to [1h, 24h], so it can be revalidated with a
 //     cheap 304 rather than refetched. Even a response stale on arrival
@@ -165,7 +173,7 @@ func (m *Meta) withinStaleWindow(now time.Time, window time.Duration) bool {
 func (m *Meta) KeepUntil() time.Time {
 	var extra time.Duration
 	if m.mayServeStale() {
-		extra = max(m.StaleWhileRevalidate, m.StaleIfError)
+		extra = max(m.StaleWhileRevalidate, m.StaleIfError, m.StaleIfUnreachable)
 	}
 	if m.ETag != "" || m.LastModified != "" {
 		extra = max(extra, min(max(m.Lifetime, minValidatorKeep), maxValidatorKeep))

@@ -42,6 +42,11 @@ type Meta struct {
 	// Lifetime, from the response or the policy defaults.
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
+	// StaleIfUnreachable is the route policy's window past Lifetime in
+	// which the response may be served when upstream cannot be reached
+	// (RFC 9111 §4.2.4: a disconnected cache). It is not encoded for the
+	// disk tier: an object read back from disk has none.
+	StaleIfUnreachable time.Duration
 	// MustRevalidate is set by must-revalidate, proxy-revalidate or
 	// s-maxage: once stale, the response is never served without a
 	// successful revalidation (§5.2.2.2), not even under stale-if-error.

@@ -187,6 +187,7 @@ func (m *Meta) setFreshness(h http.Header, d *Directives, targeted bool, pol *co
 	if d.StaleIfError >= 0 {
 		m.StaleIfError = time.Duration(d.StaleIfError) * time.Second
 	}
+	m.StaleIfUnreachable = pol.StaleIfUnreachable
 }
 
 // expiresLifetime is Expires minus Date (§4.2.1), or 0 when Expires is

@@ -210,7 +210,7 @@ func staleSince(obj *Object, at time.Time, mode PurgeMode) *Object {
 	m.Lifetime = min(m.Lifetime, m.Age(at))
 	if mode == PurgeRevalidate {
 		m.MustRevalidate = true
-		m.StaleWhileRevalidate, m.StaleIfError = 0, 0
+		m.StaleWhileRevalidate, m.StaleIfError, m.StaleIfUnreachable = 0, 0, 0
 	}
 	return obj.WithMeta(m)
 }

@@ -181,6 +181,13 @@ type Policy struct {
 	StaleWhileRevalidate *Duration `toml:"stale_while_revalidate"`
 	// StaleIfError applies when the response says nothing. Default 0.
 	StaleIfError *Duration `toml:"stale_if_error"`
+	// StaleIfUnreachable is how long past its freshness a stored response
+	// may still be served when upstream cannot be reached at all (refused
+	// or dropped connections, timeouts; not error statuses): the cache is
+	// then disconnected, when RFC 9111 §4.2.4 allows serving stale, as
+	// Varnish's grace does. Never under no-cache, must-revalidate,
+	// proxy-revalidate or s-maxage. Default 10s; 0 turns it off.
+	StaleIfUnreachable *Duration `toml:"stale_if_unreachable"`
 	// AllowSetCookie stores responses that carry Set-Cookie (the header is
 	// stored and served to everyone). Default false: they are passed through.
 	AllowSetCookie *bool `toml:"allow_set_cookie"`
@@ -326,6 +333,7 @@ type EffectivePolicy struct {
 	HeuristicMax         time.Duration
 	StaleWhileRevalidate time.Duration
 	StaleIfError         time.Duration
+	StaleIfUnreachable   time.Duration
 	AllowSetCookie       bool
 	// TargetedHeaders are canonical header names (textproto form, so
 	// "Cdn-Cache-Control"), in order of precedence; never nil.

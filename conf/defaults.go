@@ -38,7 +38,9 @@ const (
 
 	defaultHeuristicFraction = 0.1
 	defaultHeuristicMax      = Duration(24 * time.Hour)
-	defaultKeyQuery          = "all"
+	// defaultStaleIfUnreachable is Varnish's default grace.
+	defaultStaleIfUnreachable = 10 * time.Second
+	defaultKeyQuery           = "all"
 
 	defaultBalance              = "round_robin"
 	defaultWeight               = 1
@@ -72,6 +74,7 @@ func builtinPolicy(role string) Policy {
 		HeuristicMax:         ptr(defaultHeuristicMax),
 		StaleWhileRevalidate: ptr(Duration(0)),
 		StaleIfError:         ptr(Duration(0)),
+		StaleIfUnreachable:   ptr(Duration(defaultStaleIfUnreachable)),
 		AllowSetCookie:       ptr(false),
 		TargetedHeaders:      defaultTargetedHeaders(),
 		StripTargetedHeaders: ptr(role != RoleShield),
@@ -183,6 +186,7 @@ func (p Policy) over(base Policy) Policy {
 		HeuristicMax:         pick(p.HeuristicMax, base.HeuristicMax),
 		StaleWhileRevalidate: pick(p.StaleWhileRevalidate, base.StaleWhileRevalidate),
 		StaleIfError:         pick(p.StaleIfError, base.StaleIfError),
+		StaleIfUnreachable:   pick(p.StaleIfUnreachable, base.StaleIfUnreachable),
 		AllowSetCookie:       pick(p.AllowSetCookie, base.AllowSetCookie),
 		StripTargetedHeaders: pick(p.StripTargetedHeaders, base.StripTargetedHeaders),
 		Key:                  pick(p.Key, base.Key),

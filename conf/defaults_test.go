@@ -55,6 +55,7 @@ func TestEnsureDefaults(t *testing.T) {
 			HeuristicMax:         24 * time.Hour,
 			StaleWhileRevalidate: 0,
 			StaleIfError:         0,
+			StaleIfUnreachable:   10 * time.Second,
 			AllowSetCookie:       false,
 			TargetedHeaders:      []string{"Cdn-Cache-Control", "Surrogate-Control"},
 			StripTargetedHeaders: true,
@@ -160,6 +161,7 @@ enabled = false
 default_ttl = "0s"
 heuristic_fraction = 0.0
 allow_set_cookie = true
+stale_if_unreachable = "0s"
 targeted_headers = []
 key = {query = "none", headers = ["x-device", "ACCEPT-language"], cookies = ["Session_ID"]}
 `)
@@ -171,6 +173,7 @@ key = {query = "none", headers = ["x-device", "ACCEPT-language"], cookies = ["Se
 		{"inherits enabled", inherits.Enabled, true},
 		{"inherits ttl", inherits.DefaultTTL, time.Minute},
 		{"inherits stale-if-error", inherits.StaleIfError, time.Hour},
+		{"inherits built-in stale-if-unreachable", inherits.StaleIfUnreachable, 10 * time.Second},
 		{"inherits built-in fraction", inherits.HeuristicFraction, 0.1},
 		{"inherits targeted, canonical", inherits.TargetedHeaders, []string{"Surrogate-Control"}},
 		{"inherits key", inherits.Key, Key{Prefix: "node", Query: QueryAll, QueryExclude: []string{"utm_source"}, Headers: []string{"Accept-Encoding"}}},
@@ -179,6 +182,7 @@ key = {query = "none", headers = ["x-device", "ACCEPT-language"], cookies = ["Se
 		{"overrides fraction with 0", overrides.HeuristicFraction, 0.0},
 		{"overrides set-cookie", overrides.AllowSetCookie, true},
 		{"still inherits stale-if-error", overrides.StaleIfError, time.Hour},
+		{"overrides stale-if-unreachable with 0", overrides.StaleIfUnreachable, time.Duration(0)},
 		{"overrides targeted with none", overrides.TargetedHeaders, []string{}},
 		{"replaces the whole key", overrides.Key, Key{Query: QueryNone, Headers: []string{"X-Device", "Accept-Language"}, Cookies: []string{"Session_ID"}}},
 	}

@@ -165,8 +165,8 @@ func (d *describer) route(i int, r *Route) {
 			cookies = "responses with Set-Cookie are stored"
 		}
 		d.line("    cache: on; %s; heuristic %s of age, at most %v", ttl, percent(p.HeuristicFraction), p.HeuristicMax)
-		d.line("    stale: while revalidating %s, on error %s; %s",
-			orNone(p.StaleWhileRevalidate), orNone(p.StaleIfError), cookies)
+		d.line("    stale: while revalidating %s, on error %s, upstream unreachable %s; %s",
+			orNone(p.StaleWhileRevalidate), orNone(p.StaleIfError), orNone(p.StaleIfUnreachable), cookies)
 		targeted := "none (Cache-Control only)"
 		if len(p.TargetedHeaders) > 0 {
 			targeted = strings.Join(p.TargetedHeaders, " > ") + " > Cache-Control"

@@ -24,6 +24,7 @@ func (v *validator) policy(k string, p *Policy) {
 		{"heuristic_max", p.HeuristicMax},
 		{"stale_while_revalidate", p.StaleWhileRevalidate},
 		{"stale_if_error", p.StaleIfError},
+		{"stale_if_unreachable", p.StaleIfUnreachable},
 	}
 	for _, d := range durations {
 		if d.d != nil && *d.d < 0 {
@@ -110,6 +111,7 @@ func effective(route, node Policy, role string) EffectivePolicy {
 		HeuristicMax:         p.HeuristicMax.D(),
 		StaleWhileRevalidate: p.StaleWhileRevalidate.D(),
 		StaleIfError:         p.StaleIfError.D(),
+		StaleIfUnreachable:   p.StaleIfUnreachable.D(),
 		AllowSetCookie:       *p.AllowSetCookie,
 		TargetedHeaders:      canonicalHeaders(p.TargetedHeaders),
 		StripTargetedHeaders: *p.StripTargetedHeaders,

@@ -105,6 +105,10 @@ heuristic_fraction = 1.5 # @cache.policy.heuristic_fraction
 [cache.policy]
 heuristic_fraction = -0.1 # @cache.policy.heuristic_fraction
 ` + minimal},
+		{name: "negative stale-if-unreachable", msg: "must not be negative", toml: `
+[cache.policy]
+stale_if_unreachable = "-1s" # @cache.policy.stale_if_unreachable
+` + minimal},
 		{name: "heuristic fraction nan", toml: `
 [cache.policy]
 heuristic_fraction = nan # @cache.policy.heuristic_fraction

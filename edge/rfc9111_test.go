@@ -44,7 +44,10 @@ func TestRFC9111(t *testing.T) {
 			steps: []step{
 				{wantCS: []string{"fwd=uri-miss", "stored", "fwd-status=200"}, wantFetches: 1, wantBody: "body 1"},
 				{advance: 10 * time.Second, wantCS: []string{"hit", "ttl=90"}, wantFetches: 1, wantHeader: map[string]string{"Age": "10"}, wantBody: "body 1"},
-				{advance: 91 * time.Second, wantCS: []string{"fwd=uri-miss"}, wantFetches: 2, wantBody: "body 2"},
+				// Kept stale_if_unreachable (10s) past its freshness: a
+				// refetch of a stale copy, not a miss.
+				{advance: 91 * time.Second, wantCS: []string{"fwd=stale", "stored"}, wantFetches: 2, wantBody: "body 2"},
+				{advance: 111 * time.Second, wantCS: []string{"fwd=uri-miss"}, wantFetches: 3, wantBody: "body 3"},
 			},
 		},
 		{
@@ -80,7 +83,7 @@ func TestRFC9111(t *testing.T) {
 			steps: []step{
 				{wantFetches: 1},
 				{advance: 5 * time.Second, wantCS: []string{"hit"}, wantFetches: 1},
-				{advance: 6 * time.Second, wantCS: []string{"fwd=uri-miss"}, wantFetches: 2},
+				{advance: 6 * time.Second, wantCS: []string{"fwd=stale"}, wantFetches: 2},
 			},
 		},
 		{
@@ -277,6 +280,68 @@ func TestRFC9111(t *testing.T) {
 				{wantFetches: 1},
 				{advance: 20 * time.Second, wantCS: []string{"fwd=stale", "detail=stale-if-error"}, wantFetches: 2, wantBody: "body 1"},
 				{advance: 60 * time.Second, wantCode: 503, wantFetches: 3},
+			},
+		},
+		{
+			name: "an unreachable origin: stale served for stale_if_unreachable (10s by default)",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				if n > 1 {
+					dropConnection(w)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=10")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 15 * time.Second, wantCS: []string{"fwd=stale", "detail=stale-if-unreachable"}, wantBody: "body 1"},
+				{advance: 10 * time.Second, wantCode: http.StatusBadGateway},
+			},
+		},
+		{
+			name: "must-revalidate forbids stale-if-unreachable",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				if n > 1 {
+					dropConnection(w)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=10, must-revalidate")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 15 * time.Second, wantCode: http.StatusBadGateway},
+			},
+		},
+		{
+			name: "a 503 from a reachable origin is no disconnection",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				if n > 1 {
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=10")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 15 * time.Second, wantCode: http.StatusServiceUnavailable, wantFetches: 2},
+			},
+		},
+		{
+			name:  "stale_if_unreachable = 0 turns it off",
+			extra: "[cache.policy]\nstale_if_unreachable = \"0s\"\n",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				if n > 1 {
+					dropConnection(w)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=10")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 15 * time.Second, wantCode: http.StatusBadGateway},
 			},
 		},
 		{
@@ -557,4 +622,14 @@ func TestRFC9111(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dropConnection closes the connection of the request w answers without
+// a response: an origin that cannot be reached.
+func dropConnection(w http.ResponseWriter) {
+	c, _, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	c.Close()
 }

@@ -237,7 +237,7 @@ func (s *Server) serveFill(w http.ResponseWriter, rq *Request, f *cache.Fill, st
 	}
 	obj := f.Object
 	if obj.Meta.Status >= 500 && stale != nil && stale.Meta.StaleIfErrorOK(now) {
-		s.serveStaleOnError(w, rq, stale, now)
+		s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
 		return
 	}
 	rq.Result = "miss"
@@ -248,7 +248,9 @@ func (s *Server) serveFill(w http.ResponseWriter, rq *Request, f *cache.Fill, st
 }
 
 // upstreamFailed answers after a failed fetch: the stale object when
-// stale-if-error allows, an error status otherwise.
+// stale-if-error allows, or stale-if-unreachable when upstream could not
+// be reached at all (a 502 or 504 of ours, not a status from upstream);
+// an error status otherwise.
 func (s *Server) upstreamFailed(w http.ResponseWriter, rq *Request, stale *cache.Object, err error) {
 	now := s.now()
 	if rq.In.Context().Err() != nil {
@@ -257,21 +259,29 @@ func (s *Server) upstreamFailed(w http.ResponseWriter, rq *Request, stale *cache
 		rq.Code = statusClientClosed
 		return
 	}
-	if stale != nil && stale.Meta.StaleIfErrorOK(now) {
-		rq.Err = err
-		s.serveStaleOnError(w, rq, stale, now)
-		return
+	if stale != nil {
+		switch code, _ := classify(err); {
+		case stale.Meta.StaleIfErrorOK(now):
+			rq.Err = err
+			s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
+			return
+		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && stale.Meta.StaleIfUnreachableOK(now):
+			rq.Err = err
+			s.serveStaleOnError(w, rq, stale, now, "stale-if-unreachable")
+			return
+		}
 	}
 	s.fail(w, rq, err)
 }
 
-// serveStaleOnError serves a stale object because upstream failed.
-func (s *Server) serveStaleOnError(w http.ResponseWriter, rq *Request, stale *cache.Object, now time.Time) {
+// serveStaleOnError serves a stale object because upstream failed, with
+// detail (the window that allowed it) in Cache-Status.
+func (s *Server) serveStaleOnError(w http.ResponseWriter, rq *Request, stale *cache.Object, now time.Time, detail string) {
 	rq.status.hit = false
 	rq.status.fwd = fwdStale
 	rq.status.stored = false
 	rq.status.setTTL(ttl(&stale.Meta, now))
-	rq.status.detail = "stale-if-error"
+	rq.status.detail = detail
 	rq.Result = "stale"
 	s.writeObject(w, rq, stale, now)
 }
