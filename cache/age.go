@@ -144,10 +144,12 @@ func (m *Meta) StaleIfErrorOK(now time.Time) bool {
 }
 
 // StaleIfUnreachableOK reports whether at now the response is stale but
-// still inside its stale-if-unreachable window, so it may be served when
-// upstream cannot be reached at all.
-func (m *Meta) StaleIfUnreachableOK(now time.Time) bool {
-	return m.withinStaleWindow(now, m.StaleIfUnreachable)
+// still inside a stale-if-unreachable window of the given length (the
+// route's, as configured now: the one in Meta only decides how long it
+// is kept), so it may be served when upstream cannot be reached at all;
+// never a response that was not fresh on arrival.
+func (m *Meta) StaleIfUnreachableOK(now time.Time, window time.Duration) bool {
+	return m.Lifetime > m.CorrectedInitialAge && m.withinStaleWindow(now, window)
 }
 
 // withinStaleWindow reports Lifetime <= Age(now) < Lifetime + window.
@@ -161,9 +163,9 @@ func (m *Meta) withinStaleWindow(now time.Time, window time.Duration) bool {
 
 // KeepUntil is how long the cache should retain the response: until it
 // turns stale ([Meta.Expires]), plus the longest of
-//   - its stale-while-revalidate, stale-if-error and stale-if-unreachable
-//     windows, when stale use is allowed at all (not under no-cache or
-//     must-revalidate);
+//   - its stale-while-revalidate and stale-if-error windows, and its
+//     stale-if-unreachable window if it was fresh on arrival, when stale
+//     use is allowed at all (not under no-cache or must-revalidate);
 //   - for a response with a validator (ETag or Last-Modified), its
 //     lifetime clamped to [1h, 24h], so it can be revalidated with a
 //     cheap 304 rather than refetched. Even a response stale on arrival
@@ -173,7 +175,14 @@ func (m *Meta) withinStaleWindow(now time.Time, window time.Duration) bool {
 func (m *Meta) KeepUntil() time.Time {
 	var extra time.Duration
 	if m.mayServeStale() {
-		extra = max(m.StaleWhileRevalidate, m.StaleIfError, m.StaleIfUnreachable)
+		extra = max(m.StaleWhileRevalidate, m.StaleIfError)
+		if m.Lifetime > m.CorrectedInitialAge {
+			// Only a response fresh on arrival: the cache's own grace must
+			// not store what was never fresh (max-age=0, an Expires in the
+			// past, no freshness at all), as Varnish gives such objects
+			// no grace either.
+			extra = max(extra, m.StaleIfUnreachable)
+		}
 	}
 	if m.ETag != "" || m.LastModified != "" {
 		extra = max(extra, min(max(m.Lifetime, minValidatorKeep), maxValidatorKeep))

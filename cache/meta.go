@@ -44,8 +44,10 @@ type Meta struct {
 	StaleIfError         time.Duration
 	// StaleIfUnreachable is the route policy's window past Lifetime in
 	// which the response may be served when upstream cannot be reached
-	// (RFC 9111 §4.2.4: a disconnected cache). It is not encoded for the
-	// disk tier: an object read back from disk has none.
+	// (RFC 9111 §4.2.4: a disconnected cache), as it was when stored: it
+	// only decides how long the response is kept ([Meta.KeepUntil]); the
+	// route's window as configured now decides whether it is served. It
+	// is not encoded for the disk tier.
 	StaleIfUnreachable time.Duration
 	// MustRevalidate is set by must-revalidate, proxy-revalidate or
 	// s-maxage: once stale, the response is never served without a

@@ -345,6 +345,24 @@ func TestRFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "a 503 stale on arrival does not replace the copy stale-if-error serves",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				if n > 1 {
+					w.Header().Set("Cache-Control", "max-age=0")
+					http.Error(w, "down", http.StatusServiceUnavailable)
+					return
+				}
+				w.Header().Set("Cache-Control", "max-age=10, stale-if-error=60")
+				body(w, n)
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 20 * time.Second, wantCS: []string{"fwd=stale", "detail=stale-if-error"}, wantNotCS: []string{"stored"}, wantFetches: 2, wantBody: "body 1"},
+				{advance: 5 * time.Second, wantCS: []string{"detail=stale-if-error"}, wantFetches: 3, wantBody: "body 1"},
+				{advance: 5 * time.Second, wantCS: []string{"detail=stale-if-error"}, wantFetches: 4, wantBody: "body 1"},
+			},
+		},
+		{
 			name: "an unstored server error is as old as its fetch",
 			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
 				http.Error(w, "down", http.StatusServiceUnavailable)

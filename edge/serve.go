@@ -265,7 +265,8 @@ func (s *Server) upstreamFailed(w http.ResponseWriter, rq *Request, stale *cache
 			rq.Err = err
 			s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
 			return
-		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) && stale.Meta.StaleIfUnreachableOK(now):
+		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) &&
+			stale.Meta.StaleIfUnreachableOK(now, rq.Route.Policy.StaleIfUnreachable):
 			rq.Err = err
 			s.serveStaleOnError(w, rq, stale, now, "stale-if-unreachable")
 			return
