@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -205,6 +206,23 @@ func readBody(resp *http.Response, limit int64) ([]byte, error) {
 				err = io.ErrUnexpectedEOF // none of it came
 			}
 			return nil, err
+		}
+		// Read to the end: over HTTP/2 the stream may end in a later frame,
+		// and closing the body before would reset it (and a byte past the
+		// announced length is an error there). HTTP/1.1 has EOF at once.
+		var one [1]byte
+		switch n, err := resp.Body.Read(one[:]); {
+		case n > 0:
+			return nil, errors.New("edge: body longer than its Content-Length")
+		case err != io.EOF && err != nil:
+			return nil, err
+		case err == nil:
+			if _, err := io.ReadFull(resp.Body, one[:]); err != io.EOF {
+				if err == nil {
+					err = errors.New("edge: body longer than its Content-Length")
+				}
+				return nil, err
+			}
 		}
 		return b, nil
 	}
