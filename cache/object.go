@@ -180,8 +180,11 @@ const (
 	// the memory tier's own structures for it.
 	entryOverhead = 640
 	// headsOverhead is the fixed part of the [Heads] a server may make
-	// for an object: the struct and its slice headers.
-	headsOverhead = 200
+	// for an object (the struct and its slice headers) and of the
+	// per-second [ServeMemo] of its hits.
+	headsOverhead = 450
+	// markerCost is what a Vary marker or a hit-for-miss entry takes.
+	markerCost = 256
 )
 
 // headerCost is what a stored header counts: its strings, and a slice
@@ -212,7 +215,7 @@ func HeadsReserve(h map[string][]string) int64 {
 // heads of its hits.
 func (e *entry) cost() int64 {
 	if e.obj == nil {
-		return entryOverhead
+		return markerCost
 	}
 	h := e.obj.Meta.Header
 	n := int64(len(e.obj.Body)) + entryOverhead + headerCost(h)
