@@ -86,3 +86,70 @@ func TestStrictChunkedBodies(t *testing.T) {
 		t.Errorf("%v ejections of the origin by clients' bad bodies", v)
 	}
 }
+
+// TestChunkedBodiesCheckedOnKeptConnections sends the malformed chunked
+// body after requests that leave the connection with net/http (a body,
+// a streamed miss, misses in a row): it is refused there too, and the
+// requests before it are answered.
+func TestChunkedBodiesCheckedOnKeptConnections(t *testing.T) {
+	var mu sync.Mutex
+	var got []string // bodies of /bad the origin read whole
+	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		if r.URL.Path == "/bad" {
+			mu.Lock()
+			got = append(got, string(b))
+			mu.Unlock()
+		}
+		io.WriteString(w, "ok")
+	}), "")
+	const bad = "POST /bad HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
+	tests := []struct {
+		name   string
+		before []string // requests answered first, one at a time
+	}{
+		{"after a POST with a body", []string{"POST /p HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\n\r\nx"}},
+		{"after three misses", []string{
+			"GET /m1 HTTP/1.1\r\nHost: a.test\r\n\r\n", "GET /m2 HTTP/1.1\r\nHost: a.test\r\n\r\n", "GET /m3 HTTP/1.1\r\nHost: a.test\r\n\r\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mu.Lock()
+			got = nil
+			mu.Unlock()
+			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(c)
+			for i, req := range append(tt.before, bad) {
+				if _, err := io.WriteString(c, req); err != nil {
+					t.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("request %d: no response: %v", i, err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				want := http.StatusOK
+				if req == bad {
+					want = http.StatusBadRequest
+				}
+				if resp.StatusCode != want {
+					t.Errorf("request %d: %s, want %d", i, resp.Status, want)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) > 0 {
+				t.Errorf("the origin read the malformed body whole: %q", got)
+			}
+		})
+	}
+}

@@ -178,10 +178,10 @@ func (f *fastServer) shutdown(ctx context.Context) {
 // handoff passes nc to net/http with the bytes read but not answered;
 // streak counts the handoffs in a row, this one included; state is nc's
 // TLS state, nil for plain connections.
-func (f *fastServer) handoff(nc net.Conn, unread []byte, streak int, state *tls.ConnectionState, chunks *chunkChecker) {
+func (f *fastServer) handoff(nc net.Conn, unread []byte, streak int, state *tls.ConnectionState, track *streamTracker) {
 	f.s.lm.fastHandoffs.Inc()
 	_ = nc.SetDeadline(time.Time{})
-	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f, streak: streak, tls: state, chunks: chunks}) {
+	if !f.off.give(&handedConn{Conn: nc, prefix: unread, f: f, streak: streak, tls: state, track: track}) {
 		nc.Close()
 	}
 }

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 
 	"golang.org/x/net/http/httpguts"
 )
@@ -16,8 +15,9 @@ import (
 // goes upstream, so the origin never sees those bytes; but a proxy in
 // front of us may frame the same bytes another way, and each of these is
 // a known request-smuggling lever. nginx and Varnish refuse them, and so
-// do we: the fast path hands a chunked request to net/http with a
-// chunkChecker on its connection, which fails the read that brings a
+// do we: every chunked body net/http reads from a connection the fast
+// path handed over passes a chunkChecker (run by the connection's
+// streamTracker, h1fast_track.go), which fails the read that brings a
 // malformed byte, so the request ends in a 400 (GuardRequestBody) and
 // the connection is closed (ServeHTTP closes after any chunked request).
 
@@ -61,21 +61,23 @@ type chunkChecker struct {
 	st     chunkState
 	digits int    // hex digits of the current size
 	size   uint64 // the current chunk's size, then what is left of its data
-	// failed is set, before the read that met the bad byte returns, for
-	// the request's handler: net/http cancels the request's context on
-	// that read error, which would otherwise look like a client gone
-	// (see badChunkedBody).
-	failed atomic.Bool
 }
 
 // feed checks the next bytes of the body; after the body (chDone)
 // anything passes.
 func (k *chunkChecker) feed(b []byte) error {
+	_, err := k.feedBody(b)
+	return err
+}
+
+// feedBody is feed, also reporting how many bytes of b belong to the
+// body: all of them, or those up to the body's end.
+func (k *chunkChecker) feedBody(b []byte) (int, error) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch k.st {
 		case chDone:
-			return nil
+			return i, nil
 		case chData:
 			n := uint64(len(b) - i)
 			if n > k.size {
@@ -92,11 +94,11 @@ func (k *chunkChecker) feed(b []byte) error {
 			case hexVal(c) >= 0:
 				k.digits++
 				if k.digits > maxChunkSizeDigits {
-					return k.bad()
+					return i, k.bad()
 				}
 				k.size = k.size<<4 | uint64(hexVal(c))
 			case k.digits == 0:
-				return k.bad()
+				return i, k.bad()
 			case c == ';':
 				k.st = chExtName0
 			case c == ' ' || c == '\t':
@@ -104,7 +106,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case c == '\r':
 				k.st = chLF
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chSizeWS, chExtValWS:
 			switch c {
@@ -112,7 +114,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case ';':
 				k.st = chExtName0
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtName0:
 			switch {
@@ -120,7 +122,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case isTchar(c):
 				k.st = chExtName
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtName:
 			switch {
@@ -134,7 +136,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case c == '\r':
 				k.st = chLF
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtNameWS:
 			switch c {
@@ -144,7 +146,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case ';':
 				k.st = chExtName0
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtVal0:
 			switch {
@@ -154,7 +156,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case isTchar(c):
 				k.st = chExtTok
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtTok:
 			switch {
@@ -166,7 +168,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case c == '\r':
 				k.st = chLF
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtQuoted:
 			switch {
@@ -176,11 +178,11 @@ func (k *chunkChecker) feed(b []byte) error {
 				k.st = chExtQuotedEsc
 			case c == '\t' || (c >= ' ' && c != 0x7f):
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chExtQuotedEsc:
 			if c != '\t' && (c < ' ' || c == 0x7f) {
-				return k.bad()
+				return i, k.bad()
 			}
 			k.st = chExtQuoted
 		case chExtValEnd:
@@ -192,11 +194,11 @@ func (k *chunkChecker) feed(b []byte) error {
 			case '\r':
 				k.st = chLF
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chLF:
 			if c != '\n' {
-				return k.bad()
+				return i, k.bad()
 			}
 			if k.size == 0 {
 				k.st = chTrailer0 // the last chunk
@@ -205,12 +207,12 @@ func (k *chunkChecker) feed(b []byte) error {
 			}
 		case chDataCR:
 			if c != '\r' {
-				return k.bad()
+				return i, k.bad()
 			}
 			k.st = chDataLF
 		case chDataLF:
 			if c != '\n' {
-				return k.bad()
+				return i, k.bad()
 			}
 			k.st, k.digits = chSize, 0
 		case chTrailer0:
@@ -220,7 +222,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case isTchar(c):
 				k.st = chTrailerName
 			default: // obs-fold, a bare LF, anything else
-				return k.bad()
+				return i, k.bad()
 			}
 		case chTrailerName:
 			switch {
@@ -228,7 +230,7 @@ func (k *chunkChecker) feed(b []byte) error {
 			case c == ':':
 				k.st = chTrailerValue
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chTrailerValue:
 			switch {
@@ -236,41 +238,40 @@ func (k *chunkChecker) feed(b []byte) error {
 				k.st = chTrailerLF
 			case c == '\t' || (c >= ' ' && c != 0x7f):
 			default:
-				return k.bad()
+				return i, k.bad()
 			}
 		case chTrailerLF:
 			if c != '\n' {
-				return k.bad()
+				return i, k.bad()
 			}
 			k.st = chTrailer0
 		case chEndLF:
 			if c != '\n' {
-				return k.bad()
+				return i, k.bad()
 			}
 			k.st = chDone
 		case chBad:
-			return errBadChunk
+			return i, errBadChunk
 		}
 	}
 	if k.st == chBad {
-		return errBadChunk
+		return len(b), errBadChunk
 	}
-	return nil
+	return len(b), nil
 }
 
 // bad marks the body malformed for good.
 func (k *chunkChecker) bad() error {
 	k.st = chBad
-	k.failed.Store(true)
 	return errBadChunk
 }
 
-// badChunkedBody reports whether the chunked body of the request whose
-// context is ctx was found malformed after its connection was handed to
-// net/http.
+// badChunkedBody reports whether what net/http read for the request
+// whose context is ctx was refused after its connection was handed over
+// (a malformed chunked body, see h1fast_track.go).
 func badChunkedBody(ctx context.Context) bool {
 	hc, _ := ctx.Value(fastServerKey{}).(*handedConn)
-	return hc != nil && hc.chunks != nil && hc.chunks.failed.Load()
+	return hc != nil && hc.track != nil && hc.track.failed.Load()
 }
 
 // hexVal is the value of a hex digit, or -1.

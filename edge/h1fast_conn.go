@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -47,8 +48,6 @@ type fastConn struct {
 	answered bool // a request was answered here
 	lastHead int  // the length of the last head answered
 	streak   int  // handoffs in a row before this resumption (see handedConn)
-
-	chunks *chunkChecker // the chunked body of the head handed over, if any
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -100,14 +99,7 @@ func (c *fastConn) serve(resumed bool) {
 			// While shutting down, the answer closes the connection.
 			head.close = head.close || c.f.closing.Load()
 		} else if res == parseHandoff {
-			v, chunked := checkFraming(c.rbuf[c.r:c.w])
-			if v == framingOK && chunked >= 0 {
-				c.chunks = &chunkChecker{}
-				if c.chunks.feed(c.rbuf[c.r+chunked:c.w]) != nil {
-					c.refuse(badChunked)
-					return
-				}
-			}
+			v, _ := checkFraming(c.rbuf[c.r:c.w])
 			switch v {
 			case framingMore:
 				// Up to net/http's own limit for a head (max_header_bytes
@@ -156,7 +148,20 @@ func (c *fastConn) giveUp() {
 		c.nc.Close()
 		return
 	}
-	c.f.handoff(c.nc, unread, c.streak+1, c.tls, c.chunks)
+	// What net/http reads from here on is checked as the gate checks a
+	// first head (h1fast_track.go). A first request whose body is already
+	// refused in what was read is answered here; the refusal of a later
+	// one waits until net/http, having answered those before it, reads it.
+	pre := newStreamTracker(c.f.maxHead + fastReadBuf)
+	if _, err := pre.feed(unread); err != nil && pre.refusedFirst() {
+		if errors.Is(err, errBadChunk) {
+			c.refuse(badChunked)
+		} else {
+			c.refuse(badFraming)
+		}
+		return
+	}
+	c.f.handoff(c.nc, unread, c.streak+1, c.tls, newStreamTracker(c.f.maxHead+fastReadBuf))
 }
 
 // read reads more of a request head. Between requests it first writes

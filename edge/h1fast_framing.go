@@ -27,13 +27,12 @@ import (
 // so the fast path checks the heads it reads before handing them over:
 // the first of every connection, and each after the fast path took the
 // connection back. A head is read whole first, up to net/http's own limit
-// (max_header_bytes plus 4 KiB; 431 past it). A connection that stays
+// (max_header_bytes plus 4 KiB; 431 past it). On a connection that stays
 // with net/http (after a request with a body, a response it frames by
-// closing or chunks, or three handoffs in a row) is not checked again:
-// there net/http frames Transfer-Encoding over Content-Length, and
+// closing or chunks, or three handoffs in a row), a streamTracker runs
+// the same checks on every head net/http reads (h1fast_track.go); and
 // ServeHTTP closes the connection after any chunked request and any
-// HTTP/1.0 request with a body, so no request boundary is left to
-// disagree on (TestReviewFramingGateBypass).
+// HTTP/1.0 request with a body (TestReviewFramingGateBypass).
 
 // framingVerdict is what checkFraming made of a buffered head.
 type framingVerdict int
@@ -51,25 +50,55 @@ const (
 // a head it passes whose body is chunked, chunked is where the body
 // starts in b (see h1fast_chunks.go); else it is -1.
 func checkFraming(b []byte) (v framingVerdict, chunked int) {
+	f := parseFraming(b)
+	if f.v == framingOK && f.chunked {
+		return f.v, f.headLen
+	}
+	return f.v, -1
+}
+
+// framing is what parseFraming made of a request head.
+type framing struct {
+	v framingVerdict
+	// headLen is the head's length, the empty line included, once it is
+	// complete (framingOK or framingBad); -1 for a head not HTTP/1.x.
+	headLen int
+	// chunked: the body is chunked (framingOK only).
+	chunked bool
+	// length is the Content-Length: -1 for none, -2 for one that is not
+	// a single decimal number (net/http judges it).
+	length int64
+	// upgrade: the request asks to switch protocols (Upgrade, or CONNECT):
+	// what follows on the connection may not be HTTP/1.
+	upgrade bool
+}
+
+// parseFraming is checkFraming with all it found.
+func parseFraming(b []byte) framing {
+	f := framing{headLen: -1, length: -1}
 	nl := bytes.IndexByte(b, '\n')
 	if nl < 0 {
-		return framingMore, -1
+		f.v = framingMore
+		return f
 	}
 	line := bytes.TrimSuffix(b[:nl], []byte("\r"))
 	// net/http serves any HTTP/1.x, and honours Transfer-Encoding from
 	// HTTP/1.1 up ("HTTP/1.2" ... "HTTP/1.9" included).
 	i := bytes.LastIndex(line, []byte(" HTTP/1."))
 	if i < 0 || i+len(" HTTP/1.")+1 != len(line) || line[len(line)-1] < '0' || line[len(line)-1] > '9' {
-		return framingOK, -1
+		f.v = framingOK
+		return f
 	}
 	http10 := line[len(line)-1] == '0'
+	f.upgrade = bytes.HasPrefix(line, []byte("CONNECT "))
 	var te, cl bool
 	var last []byte // the last transfer coding named so far
 	rest := b[nl+1:]
 	for {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
-			return framingMore, -1
+			f.v = framingMore
+			return f
 		}
 		field := bytes.TrimSuffix(rest[:i], []byte("\r"))
 		rest = rest[i+1:]
@@ -77,14 +106,23 @@ func checkFraming(b []byte) (v framingVerdict, chunked int) {
 			break
 		}
 		if field[0] == ' ' || field[0] == '\t' {
-			return framingBad, -1 // obs-fold
+			f.v = framingBad // obs-fold
+			f.headLen = framingHeadEnd(b, rest)
+			return f
 		}
 		name, value, _ := bytes.Cut(field, []byte(":"))
 		switch {
 		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
 			te = true
 		case bytes.EqualFold(name, []byte("Content-Length")):
-			cl = true
+			n := parseLength(value)
+			if cl && n != f.length {
+				n = -2
+			}
+			cl, f.length = true, n
+			continue
+		case bytes.EqualFold(name, []byte("Upgrade")):
+			f.upgrade = true
 			continue
 		default:
 			continue
@@ -95,13 +133,46 @@ func checkFraming(b []byte) (v framingVerdict, chunked int) {
 			}
 		}
 	}
+	f.headLen = len(b) - len(rest)
 	if te && (cl || http10 || !bytes.EqualFold(last, []byte("chunked"))) {
-		return framingBad, -1
+		f.v = framingBad
+		return f
 	}
-	if te {
-		return framingOK, len(b) - len(rest)
+	f.v, f.chunked = framingOK, te
+	return f
+}
+
+// framingHeadEnd is the length of the head at the start of b whose unread part
+// starts at rest, once it is complete (its empty line read); -1 before.
+func framingHeadEnd(b, rest []byte) int {
+	for {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return -1
+		}
+		field := bytes.TrimSuffix(rest[:i], []byte("\r"))
+		rest = rest[i+1:]
+		if len(field) == 0 {
+			return len(b) - len(rest)
+		}
 	}
-	return framingOK, -1
+}
+
+// parseLength reads a Content-Length value: a decimal number of at most
+// 18 digits between optional spaces and tabs, else -2.
+func parseLength(v []byte) int64 {
+	v = bytes.Trim(v, " \t")
+	if len(v) == 0 || len(v) > 18 {
+		return -2
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return -2
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
 }
 
 // badFraming is the answer to a head checkFraming refused, in net/http's

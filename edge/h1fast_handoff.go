@@ -65,10 +65,10 @@ type handedConn struct {
 	// tls is the state of a TLS connection, for the requests net/http
 	// reads from it: to net/http it is a plain one (resumer sets r.TLS).
 	tls *tls.ConnectionState
-	// chunks checks the chunked body of the request handed over, in the
-	// bytes read after prefix (which was checked before the handoff); nil
-	// when it has none.
-	chunks *chunkChecker
+	// track checks the requests net/http reads, prefix included (see
+	// h1fast_track.go); refused is what it refused, for every later read.
+	track   *streamTracker
+	refused error
 }
 
 // maxHandoffStreak is how many handoffs in a row, with no request the fast
@@ -77,22 +77,54 @@ type handedConn struct {
 // a hijack per request.
 const maxHandoffStreak = 3
 
-func (c *handedConn) Read(p []byte) (int, error) {
-	if len(c.prefix) > 0 {
-		n := copy(p, c.prefix)
-		c.prefix = c.prefix[n:]
+func (c *handedConn) Read(p []byte) (n int, err error) {
+	if c.refused != nil {
+		return c.refusedRead(p)
+	}
+	fromPrefix := len(c.prefix) > 0
+	if fromPrefix {
+		n = copy(p, c.prefix)
+	} else {
+		n, err = c.Conn.Read(p)
+	}
+	ok := n
+	if c.track != nil && n > 0 {
+		var terr error
+		if ok, terr = c.track.feed(p[:n]); terr != nil {
+			c.refused = terr
+		}
+	}
+	// What was refused is kept, never passed on: if the fast path takes
+	// the connection back after the requests before it, its own gate
+	// answers it (h1fast_resume.go); if not, net/http's next read gets
+	// the refusal, and net/http answers 400 and closes.
+	if fromPrefix {
+		c.prefix = c.prefix[ok:]
 		if len(c.prefix) == 0 {
 			c.prefix = nil // let go of the fast path's read buffer
 		}
-		return n, nil
+	} else if ok < n {
+		c.prefix = append([]byte(nil), p[ok:n]...)
 	}
-	n, err := c.Conn.Read(p)
-	if c.chunks != nil && n > 0 {
-		if c.chunks.feed(p[:n]) != nil {
-			return 0, errBadChunk
-		}
+	if c.refused == nil {
+		return n, err
 	}
-	return n, err
+	if ok > 0 {
+		return ok, nil
+	}
+	return c.refusedRead(p)
+}
+
+// refusedRead is a read once the tracker refused what came: the refusal,
+// except to net/http's one-byte background read during a request, which
+// gets nothing, so that the request before the refused one is answered.
+// The next read, for the next request (or more of this one's body), gets
+// the refusal.
+func (c *handedConn) refusedRead(p []byte) (int, error) {
+	if len(p) == 1 {
+		return 0, nil
+	}
+	return 0, c.refused
 }
 
 // CloseWrite half-closes a TCP connection; net/http does it before
