@@ -3,11 +3,11 @@ package cache
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/popcache/popcache/internal/testproc"
 )
 
 // TestEntryCostCoversHeap stores objects as a fill stores them (a
@@ -21,7 +21,7 @@ func TestEntryCostCoversHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures the heap")
 	}
-	if !inOwnProcess(t) {
+	if !testproc.Alone(t) {
 		return
 	}
 	tests := []struct {
@@ -82,26 +82,4 @@ func TestEntryCostCoversHeap(t *testing.T) {
 			runtime.KeepAlive(keys)
 		})
 	}
-}
-
-// measureEnv marks the test process a heap-measuring test started.
-const measureEnv = "POPCACHE_TEST_OWN_PROCESS"
-
-// inOwnProcess reports whether t runs alone in a process of its own; if
-// not, it runs t so (the test binary again, for t alone) and reports
-// false: a heap measurement must not count what other tests' goroutines
-// allocate and free meanwhile.
-func inOwnProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(measureEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), measureEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in a process of its own: %v\n%s", t.Name(), err, out)
-	}
-	t.Logf("in a process of its own:\n%s", out)
-	return false
 }

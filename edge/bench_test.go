@@ -77,13 +77,7 @@ func BenchmarkHitLoopback(b *testing.B) {
 func BenchmarkFastPathAnswer(b *testing.B) {
 	n := startNode(b, benchOrigin(1<<10), "")
 	n.get("/obj")
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // only for newFastServer; never accepted from
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	f := newFastServer(n.srv, ln, n.srv.plainFront())
-	c := &fastConn{f: f, remote: "127.0.0.1:5555", hdr: make(http.Header, 8), wbuf: make([]byte, 0, 4<<10)}
+	c := newTestFastConn(b, n)
 	req := []byte("GET /obj HTTP/1.1\r\nHost: " + strings.TrimPrefix(n.url, "http://") + "\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -94,6 +88,19 @@ func BenchmarkFastPathAnswer(b *testing.B) {
 		}
 		c.wbuf = c.wbuf[:0]
 	}
+}
+
+// newTestFastConn is a fast-path connection of n's server with no socket:
+// requests are given to its answer method, and its answers left in wbuf.
+func newTestFastConn(tb testing.TB, n *node) *fastConn {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // only for newFastServer; never accepted from
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ln.Close() })
+	f := newFastServer(n.srv, ln, n.srv.plainFront())
+	return &fastConn{f: f, remote: "127.0.0.1:5555", hdr: make(http.Header, 8), wbuf: make([]byte, 0, 4<<10)}
 }
 
 // launchBenchNode starts an edge in front of a 1 KiB origin, with its

@@ -1,11 +1,8 @@
 package edge
 
 import (
-	"bufio"
 	"io"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,18 +15,8 @@ import (
 // connection was handed to net/http; well-formed ones, extensions and
 // trailers included, reach it intact.
 func TestStrictChunkedBodies(t *testing.T) {
-	var mu sync.Mutex
-	var got []string // bodies the origin read whole
-	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			panic(http.ErrAbortHandler) // no answer to a body cut short
-		}
-		mu.Lock()
-		got = append(got, string(b))
-		mu.Unlock()
-		io.WriteString(w, "ok")
-	}), "")
+	rec := &bodyRecorder{}
+	n := startNode(t, rec, "")
 	const head = "POST /form HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n"
 	tests := []struct {
 		name        string
@@ -48,14 +35,8 @@ func TestStrictChunkedBodies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mu.Lock()
-			got = nil
-			mu.Unlock()
-			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			rec.take()
+			c, br := dial(t, n)
 			c.SetDeadline(time.Now().Add(5 * time.Second))
 			if _, err := io.WriteString(c, head+tt.first); err != nil {
 				t.Fatal(err)
@@ -64,7 +45,7 @@ func TestStrictChunkedBodies(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 				io.WriteString(c, tt.then) // may fail once the edge has answered
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatalf("no response: %v", err)
 			}
@@ -72,8 +53,7 @@ func TestStrictChunkedBodies(t *testing.T) {
 			if code := resp.Status[:3]; code != tt.want {
 				t.Errorf("status %s, want %s (%v)", resp.Status, tt.want, resp.Header)
 			}
-			mu.Lock()
-			defer mu.Unlock()
+			got := rec.take()
 			switch {
 			case tt.origin == "" && len(got) > 0:
 				t.Errorf("the origin read a whole body: %q", got)
@@ -92,20 +72,8 @@ func TestStrictChunkedBodies(t *testing.T) {
 // a streamed miss, misses in a row): it is refused there too, and the
 // requests before it are answered.
 func TestChunkedBodiesCheckedOnKeptConnections(t *testing.T) {
-	var mu sync.Mutex
-	var got []string // bodies of /bad the origin read whole
-	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		if r.URL.Path == "/bad" {
-			mu.Lock()
-			got = append(got, string(b))
-			mu.Unlock()
-		}
-		io.WriteString(w, "ok")
-	}), "")
+	rec := &bodyRecorder{only: "/bad"}
+	n := startNode(t, rec, "")
 	const bad = "POST /bad HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"
 	tests := []struct {
 		name   string
@@ -117,16 +85,9 @@ func TestChunkedBodiesCheckedOnKeptConnections(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mu.Lock()
-			got = nil
-			mu.Unlock()
-			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			rec.take()
+			c, br := dial(t, n)
 			c.SetDeadline(time.Now().Add(5 * time.Second))
-			br := bufio.NewReader(c)
 			for i, req := range append(tt.before, bad) {
 				if _, err := io.WriteString(c, req); err != nil {
 					t.Fatal(err)
@@ -145,11 +106,39 @@ func TestChunkedBodiesCheckedOnKeptConnections(t *testing.T) {
 					t.Errorf("request %d: %s, want %d", i, resp.Status, want)
 				}
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if len(got) > 0 {
+			if got := rec.take(); len(got) > 0 {
 				t.Errorf("the origin read the malformed body whole: %q", got)
 			}
 		})
 	}
+}
+
+// bodyRecorder is an origin that reads each request body whole and keeps
+// it (those of path only, if set); a body cut short gets no answer.
+type bodyRecorder struct {
+	only string
+	mu   sync.Mutex
+	got  []string
+}
+
+func (b *bodyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if b.only == "" || r.URL.Path == b.only {
+		b.mu.Lock()
+		b.got = append(b.got, string(body))
+		b.mu.Unlock()
+	}
+	io.WriteString(w, "ok")
+}
+
+// take returns the bodies kept so far, and forgets them.
+func (b *bodyRecorder) take() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	got := b.got
+	b.got = nil
+	return got
 }

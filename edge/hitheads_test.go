@@ -1,10 +1,7 @@
 package edge
 
 import (
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/popcache/popcache/cache"
+
+	"github.com/popcache/popcache/internal/testproc"
 )
 
 // TestFastHitHeadsOutliveAge checks that a fast-path hit writes the Age
@@ -24,13 +23,7 @@ import (
 func TestFastHitHeadsOutliveAge(t *testing.T) {
 	n := startNode(t, benchOrigin(1<<10), "")
 	n.get("/obj")
-	ln, err := net.Listen("tcp", "127.0.0.1:0") // only for newFastServer; never accepted from
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	f := newFastServer(n.srv, ln, n.srv.plainFront())
-	c := &fastConn{f: f, remote: "127.0.0.1:5555", hdr: make(http.Header, 8), wbuf: make([]byte, 0, 4<<10)}
+	c := newTestFastConn(t, n)
 	host := strings.TrimPrefix(n.url, "http://")
 	hit := func(extra string) string {
 		req := []byte("GET /obj HTTP/1.1\r\nHost: " + host + "\r\n" + extra + "\r\n")
@@ -108,7 +101,7 @@ func TestHeadsWithinReserve(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures the heap")
 	}
-	if !inOwnProcess(t) {
+	if !testproc.Alone(t) {
 		return
 	}
 	n := startNode(t, benchOrigin(1<<10), "")
@@ -144,26 +137,4 @@ func TestHeadsWithinReserve(t *testing.T) {
 		t.Errorf("heads take %d bytes, %.2f of the %d reserved: want 0.7..1.1", real, ratio, reserve)
 	}
 	runtime.KeepAlive(objs)
-}
-
-// measureEnv marks the test process a heap-measuring test started.
-const measureEnv = "POPCACHE_TEST_OWN_PROCESS"
-
-// inOwnProcess reports whether t runs alone in a process of its own; if
-// not, it runs t so (the test binary again, for t alone) and reports
-// false: a heap measurement must not count what other tests' goroutines
-// allocate and free meanwhile.
-func inOwnProcess(t *testing.T) bool {
-	t.Helper()
-	if os.Getenv(measureEnv) == t.Name() {
-		return true
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1", "-test.timeout=2m")
-	cmd.Env = append(os.Environ(), measureEnv+"="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s in a process of its own: %v\n%s", t.Name(), err, out)
-	}
-	t.Logf("in a process of its own:\n%s", out)
-	return false
 }
