@@ -3,11 +3,13 @@ package edge
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -235,7 +237,10 @@ func TestReviewTLSShutdown(t *testing.T) {
 	}
 	for name, c := range map[string]net.Conn{"fast path": fastConn, "net/http": netConn, "h2": h2Conn, "handshake": raw} {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.Copy(io.Discard, c); err != nil {
+		// Closed, by FIN or, when the server closed with bytes it had not
+		// read yet (an h2 preface the connection's goroutine had not got
+		// to), by a reset: either way not left hanging.
+		if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Errorf("%s connection: %v, want it closed", name, err)
 		}
 	}
