@@ -345,6 +345,27 @@ func TestRFC9111(t *testing.T) {
 			},
 		},
 		{
+			name: "a shield's upstream-error is an unreachable origin; the origin's own 502 relayed is not",
+			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
+				switch n {
+				case 1:
+					w.Header().Set("Cache-Control", "max-age=10")
+					body(w, n)
+				case 2: // a popcache shield that could not reach the origin
+					w.Header().Set("Cache-Status", "popcache-shield; fwd=stale; detail=upstream-error")
+					http.Error(w, "upstream", http.StatusBadGateway)
+				default: // the origin's own 502, relayed
+					w.Header().Set("Cache-Status", "popcache-shield; fwd=stale; fwd-status=502")
+					http.Error(w, "origin", http.StatusBadGateway)
+				}
+			},
+			steps: []step{
+				{wantFetches: 1},
+				{advance: 15 * time.Second, wantCS: []string{"fwd=stale", "detail=stale-if-unreachable"}, wantFetches: 2, wantBody: "body 1"},
+				{wantCode: http.StatusBadGateway, wantFetches: 3},
+			},
+		},
+		{
 			name: "a 503 stale on arrival does not replace the copy stale-if-error serves",
 			origin: func(w http.ResponseWriter, r *http.Request, n int, now time.Time) {
 				if n > 1 {

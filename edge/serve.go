@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/popcache/popcache/cache"
+	"github.com/popcache/popcache/shield"
 )
 
 // ServeHTTP runs one request through the phases, always in this order:
@@ -236,9 +237,18 @@ func (s *Server) serveFill(w http.ResponseWriter, rq *Request, f *cache.Fill, st
 		return
 	}
 	obj := f.Object
-	if obj.Meta.Status >= 500 && stale != nil && stale.Meta.StaleIfErrorOK(now) {
-		s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
-		return
+	if obj.Meta.Status >= 500 && stale != nil {
+		switch {
+		case stale.Meta.StaleIfErrorOK(now):
+			s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
+			return
+		case shield.OriginUnreachable(obj.Meta.Status, obj.Meta.Header) &&
+			stale.Meta.StaleIfUnreachableOK(now, rq.Route.Policy.StaleIfUnreachable):
+			// A shield (with failover "none", or the last one tried) could
+			// not reach the origin: as if this node could not.
+			s.serveStaleOnError(w, rq, stale, now, "stale-if-unreachable")
+			return
+		}
 	}
 	rq.Result = "miss"
 	if obj.Meta.IsFresh(now) {

@@ -49,12 +49,28 @@ const (
 
 // judge classifies resp and gives the failure reason label, if any.
 func judge(resp *http.Response) (verdict, string) {
-	switch resp.StatusCode {
+	return judgeStatus(resp.StatusCode, resp.Header)
+}
+
+// OriginUnreachable reports whether a response of status code with
+// header h is a shield's own error saying it could not get an answer
+// from its upstream (see judge): a 502, 503 or 504 whose last
+// Cache-Status entry shows the shield forwarded, with neither hit nor
+// fwd-status. An edge may then serve what it holds as it would if the
+// origin were unreachable from it.
+func OriginUnreachable(code int, h http.Header) bool {
+	v, _ := judgeStatus(code, h)
+	return v == originFailed
+}
+
+// judgeStatus is judge for a response's status code and header.
+func judgeStatus(code int, h http.Header) (verdict, string) {
+	switch code {
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 	default:
 		return answered, ""
 	}
-	lines := resp.Header["Cache-Status"]
+	lines := h["Cache-Status"]
 	if len(lines) == 0 {
 		return shieldFailed, reasonStatus
 	}

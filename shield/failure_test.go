@@ -48,6 +48,9 @@ func TestJudge(t *testing.T) {
 			if v != tt.want || reason != tt.reason {
 				t.Errorf("judge = %v, %q; want %v, %q", v, reason, tt.want, tt.reason)
 			}
+			if got := OriginUnreachable(tt.status, resp.Header); got != (tt.want == originFailed) {
+				t.Errorf("OriginUnreachable = %v, want %v", got, tt.want == originFailed)
+			}
 		})
 	}
 }
