@@ -268,12 +268,16 @@ func (c *fastConn) answer(head *h1Head) bool {
 	} else {
 		c.url = url.URL{Path: head.path, RawQuery: head.query, ForceQuery: head.hasQ && head.query == ""}
 	}
+	proto, minor := "HTTP/1.1", 1
+	if head.http10 {
+		proto, minor = "HTTP/1.0", 0
+	}
 	c.req = http.Request{
 		Method:     head.method,
 		URL:        &c.url,
-		Proto:      "HTTP/1.1",
+		Proto:      proto,
 		ProtoMajor: 1,
-		ProtoMinor: 1,
+		ProtoMinor: minor,
 		Header:     c.hdr,
 		Body:       http.NoBody,
 		Host:       head.host,
@@ -296,7 +300,11 @@ func (c *fastConn) answer(head *h1Head) bool {
 	c.f.fr.h1.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
+	start := len(c.wbuf)
 	c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
+	if head.http10 {
+		c.wbuf[start+len("HTTP/1.")] = '0' // net/http answers HTTP/1.0 in kind
+	}
 	if altSvc, rh := c.f.fr.hitExtras(rq, obj); altSvc || rh != nil {
 		if altSvc {
 			c.wbuf = appendField(c.wbuf, "Alt-Svc", c.f.fr.altSvc[0])
@@ -305,7 +313,10 @@ func (c *fastConn) answer(head *h1Head) bool {
 			c.wbuf = appendField(c.wbuf, "Strict-Transport-Security", rh.hsts[0])
 		}
 	}
-	if head.close {
+	switch {
+	case head.http10 && !head.close:
+		c.wbuf = append(c.wbuf, "Connection: keep-alive\r\n"...)
+	case head.close && !head.http10: // HTTP/1.0 closes by default: net/http says nothing
 		c.wbuf = append(c.wbuf, "Connection: close\r\n"...)
 	}
 	c.wbuf = append(c.wbuf, "\r\n"...)

@@ -21,8 +21,12 @@ type h1Head struct {
 	rawPath bool
 	hasQ    bool // target had a '?'
 	host    string
-	close   bool // Connection: close
-	n       int  // bytes of the head, its final CRLF included
+	// close: the connection closes after the answer (Connection: close;
+	// on HTTP/1.0, no Connection: keep-alive).
+	close     bool
+	http10    bool // an HTTP/1.0 request
+	keepAlive bool // Connection: keep-alive
+	n         int  // bytes of the head, its final CRLF included
 }
 
 // parseResult is what parseH1Head made of a buffer.
@@ -42,7 +46,7 @@ const (
 //
 // It accepts only the narrow form the fast path answers, and a form that
 // net/http would parse to the very same request: "GET" or "HEAD", an
-// origin-form target of visible ASCII, "HTTP/1.1", CRLF line ends, token
+// origin-form target of visible ASCII, "HTTP/1.1" or "HTTP/1.0" (with Host), CRLF line ends, token
 // field names, field values free of control bytes, exactly one valid
 // Host, and no Content-Length, Transfer-Encoding, Expect, Upgrade or
 // HTTP2-Settings, no Connection option but close or keep-alive, and no
@@ -115,6 +119,14 @@ func parseH1Head(b []byte, scan int, hdr http.Header, vals []string) (head h1Hea
 	if hosts != 1 {
 		return head, vals, parseHandoff, 0
 	}
+	if head.http10 {
+		// HTTP/1.0 closes unless the client asked to keep the connection
+		// (net/http's wantsHttp10KeepAlive); both asked is net/http's call.
+		if head.close && head.keepAlive {
+			return head, vals, parseHandoff, 0
+		}
+		head.close = !head.keepAlive
+	}
 	// As net/http does (RFC 9111 §5.4): Pragma: no-cache without
 	// Cache-Control reads as Cache-Control: no-cache.
 	if p := hdr["Pragma"]; len(p) > 0 && p[0] == "no-cache" && hdr["Cache-Control"] == nil {
@@ -151,9 +163,10 @@ func headEnd(b []byte, from int) (end, next int) {
 func parseRequestLine(line string, head *h1Head) bool {
 	rest := line[len(head.method)+1:]
 	target, proto, ok := strings.Cut(rest, " ")
-	if !ok || proto != "HTTP/1.1" || target == "" || target[0] != '/' {
+	if !ok || (proto != "HTTP/1.1" && proto != "HTTP/1.0") || target == "" || target[0] != '/' {
 		return false
 	}
+	head.http10 = proto == "HTTP/1.0"
 	head.target = target
 	path := target
 	for i := 0; i < len(target); i++ {
@@ -197,7 +210,9 @@ func connectionOptions(v string, head *h1Head) bool {
 		switch opt = strings.Trim(opt, " \t"); {
 		case strings.EqualFold(opt, "close"):
 			head.close = true
-		case strings.EqualFold(opt, "keep-alive"), opt == "":
+		case strings.EqualFold(opt, "keep-alive"):
+			head.keepAlive = true
+		case opt == "":
 		default:
 			return false
 		}

@@ -153,7 +153,12 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"reload: request Cache-Control and Pragma", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\nPragma: no-cache\r\n\r\n", true},
 		{"Pragma alone, under Vary: Cache-Control", "/varycc", "GET /varycc HTTP/1.1\r\nHost: a.test\r\nPragma: no-cache\r\n\r\n", false},
 		{"request no-store", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: no-store\r\n\r\n", true},
-		{"HTTP/1.0", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\n\r\n", false},
+		{"HTTP/1.0", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\n\r\n", true},
+		{"HTTP/1.0 keep-alive", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection: Keep-Alive\r\n\r\n", true},
+		{"HTTP/1.0 HEAD keep-alive", "/plain", "HEAD /plain HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n", true},
+		{"HTTP/1.0 304 keep-alive", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\nIf-None-Match: *\r\n\r\n", true},
+		{"HTTP/1.0 keep-alive and close: net/http's call", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive, close\r\n\r\n", false},
+		{"HTTP/1.0 without Host", "/plain", "GET /plain HTTP/1.0\r\n\r\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
