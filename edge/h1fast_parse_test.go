@@ -32,6 +32,10 @@ func TestParseH1Head(t *testing.T) {
 			method: "GET", target: "/", path: "/", host: "x", close: true, hdr: http.Header{"Connection": {"keep-alive, Close"}}},
 		{name: "pipelined: the first head only", in: "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n", want: parseOK,
 			method: "GET", target: "/1", path: "/1", host: "x", hdr: http.Header{}},
+		{name: "HTTP/1.0 closes by default", in: "GET / HTTP/1.0\r\nHost: x\r\n\r\n", want: parseOK,
+			method: "GET", target: "/", path: "/", host: "x", close: true, hdr: http.Header{}},
+		{name: "HTTP/1.0 keep-alive", in: "HEAD / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n", want: parseOK,
+			method: "HEAD", target: "/", path: "/", host: "x", hdr: http.Header{"Connection": {"Keep-Alive"}}},
 		{name: "empty value", in: "GET / HTTP/1.1\r\nHost: x\r\nX-E:\r\n\r\n", want: parseOK,
 			method: "GET", target: "/", path: "/", host: "x", hdr: http.Header{"X-E": {""}}},
 
@@ -48,7 +52,9 @@ func TestParseH1Head(t *testing.T) {
 		{name: "h2c preface", in: "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", want: parseHandoff},
 		{name: "POST", in: "POST / HTTP/1.1\r\nHost: x\r\n\r\n", want: parseHandoff},
 		{name: "lower-case method", in: "get / HTTP/1.1\r\nHost: x\r\n\r\n", want: parseHandoff},
-		{name: "HTTP/1.0", in: "GET / HTTP/1.0\r\nHost: x\r\n\r\n", want: parseHandoff},
+		{name: "HTTP/1.0 keep-alive and close", in: "GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n", want: parseHandoff},
+		{name: "HTTP/1.0 without Host", in: "GET / HTTP/1.0\r\n\r\n", want: parseHandoff},
+		{name: "HTTP/0.9-like", in: "GET / HTTP/0.9\r\nHost: x\r\n\r\n", want: parseHandoff},
 		{name: "absolute form", in: "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n", want: parseHandoff},
 		{name: "asterisk form", in: "GET * HTTP/1.1\r\nHost: x\r\n\r\n", want: parseHandoff},
 		{name: "two spaces", in: "GET  / HTTP/1.1\r\nHost: x\r\n\r\n", want: parseHandoff},
@@ -145,6 +151,8 @@ func FuzzParseH1Head(f *testing.F) {
 		"GET /a!*'() HTTP/1.1\r\nHost: x\r\nUser-Agent: \x80\xff\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
 		"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+		"GET / HTTP/1.0\r\nHost: x\r\nConnection: Keep-Alive\r\n\r\n",
+		"HEAD /h HTTP/1.0\r\nHost: x\r\n\r\n",
 	} {
 		f.Add([]byte(s))
 	}
