@@ -2,6 +2,7 @@ package edge
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 )
@@ -67,8 +68,9 @@ type handedConn struct {
 	tls *tls.ConnectionState
 	// track checks the requests net/http reads, prefix included (see
 	// h1fast_track.go); refused is what it refused, for every later read.
-	track   *streamTracker
-	refused error
+	track       *streamTracker
+	refused     error
+	badLineSent bool // badRequestLine was given in place of a refused head
 }
 
 // maxHandoffStreak is how many handoffs in a row, with no request the fast
@@ -115,6 +117,13 @@ func (c *handedConn) Read(p []byte) (n int, err error) {
 	return c.refusedRead(p)
 }
 
+// badRequestLine is what net/http is given in place of a head the tracker
+// refused: a request line it cannot parse, so that it answers its own 400
+// in order, after the answers before it, and closes. An error instead
+// would end its serve loop at the Peek before the next request, closing
+// without an answer.
+const badRequestLine = "BAD\r\n\r\n"
+
 // refusedRead is a read once the tracker refused what came: the refusal,
 // except to net/http's one-byte background read during a request, which
 // gets nothing, so that the request before the refused one is answered.
@@ -123,6 +132,10 @@ func (c *handedConn) Read(p []byte) (n int, err error) {
 func (c *handedConn) refusedRead(p []byte) (int, error) {
 	if len(p) == 1 {
 		return 0, nil
+	}
+	if errors.Is(c.refused, errBadFraming) && !c.badLineSent && len(p) >= len(badRequestLine) {
+		c.badLineSent = true
+		return copy(p, badRequestLine), nil
 	}
 	return 0, c.refused
 }

@@ -116,7 +116,9 @@ func parseH1Head(b []byte, scan int, hdr http.Header, vals []string) (head h1Hea
 		vals = append(vals, value)
 		hdr[key] = vals[len(vals)-1 : len(vals) : len(vals)]
 	}
-	if hosts != 1 {
+	if hosts != 1 || len(hdr["Connection"]) > 1 {
+		// net/http reads only the first Connection line for keep-alive
+		// and close: more than one is its call.
 		return head, vals, parseHandoff, 0
 	}
 	if head.http10 {

@@ -159,6 +159,8 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"HTTP/1.0 304 keep-alive", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\nIf-None-Match: *\r\n\r\n", true},
 		{"HTTP/1.0 keep-alive and close: net/http's call", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive, close\r\n\r\n", false},
 		{"HTTP/1.0 without Host", "/plain", "GET /plain HTTP/1.0\r\n\r\n", false},
+		{"HTTP/1.0, keep-alive on a second Connection line: net/http's call", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nConnection:\r\nConnection: keep-alive\r\n\r\n", false},
+		{"two Connection lines: net/http's call", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
