@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"context"
 	"errors"
 
 	"golang.org/x/net/http/httpguts"
@@ -18,7 +17,7 @@ import (
 // do we: every chunked body net/http reads from a connection the fast
 // path handed over passes a chunkChecker (run by the connection's
 // streamTracker, h1fast_track.go), which fails the read that brings a
-// malformed byte, so the request ends in a 400 (GuardRequestBody) and
+// malformed byte, so the request ends in a 400 (see trackerRefused) and
 // the connection is closed (ServeHTTP closes after any chunked request).
 
 // errBadChunk is the read error of a malformed chunked body.
@@ -63,16 +62,10 @@ type chunkChecker struct {
 	size   uint64 // the current chunk's size, then what is left of its data
 }
 
-// feed checks the next bytes of the body; after the body (chDone)
-// anything passes.
-func (k *chunkChecker) feed(b []byte) error {
-	_, err := k.feedBody(b)
-	return err
-}
-
-// feedBody is feed, also reporting how many bytes of b belong to the
-// body: all of them, or those up to the body's end.
-func (k *chunkChecker) feedBody(b []byte) (int, error) {
+// feed checks the next bytes of the body, and reports how many of them
+// belong to it: all, or those up to its end (what follows is not
+// checked).
+func (k *chunkChecker) feed(b []byte) (int, error) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		switch k.st {
@@ -264,14 +257,6 @@ func (k *chunkChecker) feedBody(b []byte) (int, error) {
 func (k *chunkChecker) bad() error {
 	k.st = chBad
 	return errBadChunk
-}
-
-// badChunkedBody reports whether what net/http read for the request
-// whose context is ctx was refused after its connection was handed over
-// (a malformed chunked body, see h1fast_track.go).
-func badChunkedBody(ctx context.Context) bool {
-	hc, _ := ctx.Value(fastServerKey{}).(*handedConn)
-	return hc != nil && hc.track != nil && hc.track.failed.Load()
 }
 
 // hexVal is the value of a hex digit, or -1.

@@ -53,9 +53,9 @@ func TestChunkChecker(t *testing.T) {
 			// Whole, and in every split in two: the verdict is the same.
 			for cut := 0; cut <= len(tt.body); cut++ {
 				var k chunkChecker
-				err := k.feed([]byte(tt.body[:cut]))
+				_, err := k.feed([]byte(tt.body[:cut]))
 				if err == nil {
-					err = k.feed([]byte(tt.body[cut:]))
+					_, err = k.feed([]byte(tt.body[cut:]))
 				}
 				if (err == nil) != tt.ok {
 					t.Fatalf("split at %d: feed(%q) = %v, want ok=%v", cut, tt.body, err, tt.ok)
@@ -70,7 +70,7 @@ func FuzzChunkChecker(f *testing.F) {
 	f.Add([]byte("5;\r\nhello\r\n0\r\n\r\n"), 2)
 	f.Fuzz(func(t *testing.T, b []byte, cut int) {
 		var whole chunkChecker
-		want := whole.feed(b)
+		_, want := whole.feed(b)
 		if cut < 0 || cut > len(b) {
 			cut = len(b) / 2
 		}
@@ -78,16 +78,16 @@ func FuzzChunkChecker(f *testing.F) {
 		var bytewise, split chunkChecker
 		var got error
 		for i := range b {
-			if got = bytewise.feed(b[i : i+1]); got != nil {
+			if _, got = bytewise.feed(b[i : i+1]); got != nil {
 				break
 			}
 		}
 		if (got == nil) != (want == nil) {
 			t.Fatalf("feed(%q) = %v whole, %v a byte at a time", b, want, got)
 		}
-		got = split.feed(b[:cut])
+		_, got = split.feed(b[:cut])
 		if got == nil {
-			got = split.feed(b[cut:])
+			_, got = split.feed(b[cut:])
 		}
 		if (got == nil) != (want == nil) {
 			t.Fatalf("feed(%q) = %v whole, %v split at %d", b, want, got, cut)
@@ -98,7 +98,7 @@ func FuzzChunkChecker(f *testing.F) {
 			if !bytes.Contains(b, []byte("\r\n\r\n")) {
 				t.Fatalf("feed(%q) done without an empty line", b)
 			}
-			if err := whole.feed([]byte("\x00 junk\n")); err != nil {
+			if _, err := whole.feed([]byte("\x00 junk\n")); err != nil {
 				t.Fatalf("bytes after the complete body %q refused: %v", b, err)
 			}
 		}

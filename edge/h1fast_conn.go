@@ -99,8 +99,7 @@ func (c *fastConn) serve(resumed bool) {
 			// While shutting down, the answer closes the connection.
 			head.close = head.close || c.f.closing.Load()
 		} else if res == parseHandoff {
-			v, _ := checkFraming(c.rbuf[c.r:c.w])
-			switch v {
+			switch parseFraming(c.rbuf[c.r:c.w]).v {
 			case framingMore:
 				// Up to net/http's own limit for a head (max_header_bytes
 				// plus 4 KiB); past it, its answer, from here: handed over

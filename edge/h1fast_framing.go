@@ -34,7 +34,7 @@ import (
 // ServeHTTP closes the connection after any chunked request and any
 // HTTP/1.0 request with a body (TestReviewFramingGateBypass).
 
-// framingVerdict is what checkFraming made of a buffered head.
+// framingVerdict is what parseFraming made of a buffered head.
 type framingVerdict int
 
 const (
@@ -42,20 +42,6 @@ const (
 	framingMore                       // the head is not complete yet
 	framingBad                        // refuse it: 400, and close
 )
-
-// checkFraming looks at the request head at the start of b: any
-// obs-fold, or a Transfer-Encoding refused as above, is framingBad. A head whose
-// request line is not HTTP/1.0 or HTTP/1.1 is net/http's to judge, at
-// once. Line ends may be CRLF or a bare LF, as net/http reads them. For
-// a head it passes whose body is chunked, chunked is where the body
-// starts in b (see h1fast_chunks.go); else it is -1.
-func checkFraming(b []byte) (v framingVerdict, chunked int) {
-	f := parseFraming(b)
-	if f.v == framingOK && f.chunked {
-		return f.v, f.headLen
-	}
-	return f.v, -1
-}
 
 // framing is what parseFraming made of a request head.
 type framing struct {
@@ -73,7 +59,10 @@ type framing struct {
 	upgrade bool
 }
 
-// parseFraming is checkFraming with all it found.
+// parseFraming looks at the request head at the start of b: any
+// obs-fold, or a Transfer-Encoding refused as above, is framingBad. A head
+// whose request line is not HTTP/1.x is net/http's to judge, at once.
+// Line ends may be CRLF or a bare LF, as net/http reads them.
 func parseFraming(b []byte) framing {
 	f := framing{headLen: -1, length: -1}
 	nl := bytes.IndexByte(b, '\n')
@@ -175,7 +164,7 @@ func parseLength(v []byte) int64 {
 	return n
 }
 
-// badFraming is the answer to a head checkFraming refused, in net/http's
+// badFraming is the answer to a head parseFraming refused, in net/http's
 // form for a malformed request.
 const badFraming = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n" +
 	"400 Bad Request: ambiguous framing (obs-fold; or Transfer-Encoding with Content-Length, on HTTP/1.0, or not ending in chunked)"

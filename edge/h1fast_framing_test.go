@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestCheckFraming(t *testing.T) {
+func TestParseFraming(t *testing.T) {
 	tests := []struct {
 		name, head string
 		want       framingVerdict
@@ -39,31 +39,33 @@ func TestCheckFraming(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, chunked := checkFraming([]byte(tt.head))
-			want := -1
-			if tt.chunked {
-				want = len(tt.head)
-			}
-			if got != tt.want || chunked != want {
-				t.Errorf("checkFraming(%q) = %v, %d; want %v, %d", tt.head, got, chunked, tt.want, want)
+			f := parseFraming([]byte(tt.head))
+			if f.v != tt.want || f.chunked != tt.chunked || (tt.chunked && f.headLen != len(tt.head)) {
+				t.Errorf("parseFraming(%q) = %v, chunked %v from %d; want %v, chunked %v from %d",
+					tt.head, f.v, f.chunked, f.headLen, tt.want, tt.chunked, len(tt.head))
 			}
 		})
 	}
 }
 
-func FuzzCheckFraming(f *testing.F) {
+func FuzzParseFraming(f *testing.F) {
 	f.Add([]byte("POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"))
 	f.Add([]byte("GET / HTTP/1.0\nTransfer-Encoding: chunked\n\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, chunked := checkFraming(b)
+		f := parseFraming(b)
+		v, chunked := f.v, -1
+		if f.chunked {
+			chunked = f.headLen
+		}
 		if chunked > len(b) || (chunked >= 0 && (v != framingOK || b[chunked-1] != '\n')) {
-			t.Fatalf("checkFraming(%q) = %v, %d: a chunked body must start after a complete head", b, v, chunked)
+			t.Fatalf("parseFraming(%q) = %v, %d: a chunked body must start after a complete head", b, v, chunked)
 		}
 		// A verdict never changes once the head is complete: more bytes
 		// after it are the body or the next request.
 		if v != framingMore {
-			if got, gotChunked := checkFraming(append(b[:len(b):len(b)], "\r\nTransfer-Encoding: x\r\n\r\n"...)); got != v || gotChunked != chunked {
-				t.Fatalf("checkFraming(%q) = %v, %d, but %v, %d with more bytes after", b, v, chunked, got, gotChunked)
+			g := parseFraming(append(b[:len(b):len(b)], "\r\nTransfer-Encoding: x\r\n\r\n"...))
+			if g.v != v || g.chunked != f.chunked || (f.chunked && g.headLen != f.headLen) {
+				t.Fatalf("parseFraming(%q) = %v, %d, but %v, %d with more bytes after", b, v, chunked, g.v, g.headLen)
 			}
 		}
 	})

@@ -67,9 +67,8 @@ type handedConn struct {
 	// reads from it: to net/http it is a plain one (resumer sets r.TLS).
 	tls *tls.ConnectionState
 	// track checks the requests net/http reads, prefix included (see
-	// h1fast_track.go); refused is what it refused, for every later read.
+	// h1fast_track.go); never nil.
 	track       *streamTracker
-	refused     error
 	badLineSent bool // badRequestLine was given in place of a refused head
 }
 
@@ -80,7 +79,7 @@ type handedConn struct {
 const maxHandoffStreak = 3
 
 func (c *handedConn) Read(p []byte) (n int, err error) {
-	if c.refused != nil {
+	if c.track.bad != nil {
 		return c.refusedRead(p)
 	}
 	fromPrefix := len(c.prefix) > 0
@@ -90,11 +89,8 @@ func (c *handedConn) Read(p []byte) (n int, err error) {
 		n, err = c.Conn.Read(p)
 	}
 	ok := n
-	if c.track != nil && n > 0 {
-		var terr error
-		if ok, terr = c.track.feed(p[:n]); terr != nil {
-			c.refused = terr
-		}
+	if n > 0 {
+		ok, _ = c.track.feed(p[:n]) // a refusal stays in c.track.bad
 	}
 	// What was refused is kept, never passed on: if the fast path takes
 	// the connection back after the requests before it, its own gate
@@ -108,7 +104,7 @@ func (c *handedConn) Read(p []byte) (n int, err error) {
 	} else if ok < n {
 		c.prefix = append([]byte(nil), p[ok:n]...)
 	}
-	if c.refused == nil {
+	if c.track.bad == nil {
 		return n, err
 	}
 	if ok > 0 {
@@ -133,11 +129,11 @@ func (c *handedConn) refusedRead(p []byte) (int, error) {
 	if len(p) == 1 {
 		return 0, nil
 	}
-	if errors.Is(c.refused, errBadFraming) && !c.badLineSent && len(p) >= len(badRequestLine) {
+	if errors.Is(c.track.bad, errBadFraming) && !c.badLineSent && len(p) >= len(badRequestLine) {
 		c.badLineSent = true
 		return copy(p, badRequestLine), nil
 	}
-	return 0, c.refused
+	return 0, c.track.bad
 }
 
 // CloseWrite half-closes a TCP connection; net/http does it before

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 )
@@ -10,11 +11,12 @@ import (
 // or chunks, or maxHandoffStreak handoffs in a row), and net/http frames
 // each of them itself. A streamTracker follows the bytes net/http reads
 // from such a connection (handedConn.Read) request by request, as the
-// fast path's gate does for the first: each head passes checkFraming,
+// fast path's gate does for the first: each head passes parseFraming,
 // each chunked body the chunkChecker, and each Content-Length body is
-// skipped. What it refuses fails the read; net/http then closes the
-// connection, and the pass path answers a body refused midway with 400
-// (see badFramingSeen). Wherever it cannot tell what net/http will do (a
+// skipped. What it refuses is never passed on: a refused head is replaced
+// by a line net/http answers 400 to (handedConn.refusedRead), and a body
+// refused midway fails the read, which the pass path answers 400 (see
+// trackerRefused). Wherever it cannot tell what net/http will do (a
 // head over the limit, an unreadable Content-Length, a protocol switch,
 // something not HTTP/1.x) it stops checking, and net/http judges alone.
 
@@ -41,10 +43,11 @@ type streamTracker struct {
 	heads    int   // complete heads seen
 	bad      error // the refusal, returned again by every later feed
 	badFirst bool  // it was in the first request (see refusedFirst)
-	// failed is set before the read that brought the refused byte
-	// returns: net/http cancels the request's context on that read error,
-	// and the pass path must not take it for a client gone.
-	failed atomic.Bool
+	// badBody is set, before the read that brought it returns, when a
+	// chunked body is refused: net/http cancels the request's context on
+	// that read error, and the pass path must not take it for a client
+	// gone (see trackerRefused).
+	badBody atomic.Bool
 }
 
 // newStreamTracker returns a tracker at the start of a request head,
@@ -77,9 +80,10 @@ func (t *streamTracker) feed(b []byte) (ok int, err error) {
 				t.st = trHead
 			}
 		case trChunked:
-			n, err := t.chunks.feedBody(rest)
+			n, err := t.chunks.feed(rest)
 			if err != nil {
 				t.badFirst = t.heads == 1
+				t.badBody.Store(true)
 				return ok + n, t.fail(err)
 			}
 			ok += n
@@ -149,8 +153,16 @@ func (t *streamTracker) stop() {
 
 // fail records a refusal.
 func (t *streamTracker) fail(err error) error {
-	t.failed.Store(true)
 	t.stop()
 	t.bad = err
 	return err
+}
+
+// trackerRefused reports whether the tracker of the connection the
+// request whose context is ctx came on refused a chunked body: net/http
+// cancels the request's context on the read error of a body refused
+// midway, which must not look like a client gone.
+func trackerRefused(ctx context.Context) bool {
+	hc, _ := ctx.Value(fastServerKey{}).(*handedConn)
+	return hc != nil && hc.track.badBody.Load()
 }

@@ -37,8 +37,8 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 	if err != nil {
 		// A malformed chunk fails the connection's read, and net/http then
 		// cancels the request's context as for a client gone: but this
-		// client is there, and gets its 400 (h1fast_chunks.go).
-		bad := badChunkedBody(r.Context())
+		// client is there, and gets its 400 (h1fast_track.go).
+		bad := trackerRefused(r.Context())
 		if r.Context().Err() != nil && !bad {
 			rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
 			return

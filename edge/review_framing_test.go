@@ -109,7 +109,7 @@ func TestReviewFramingGateBypass(t *testing.T) {
 // max_header_bytes but within net/http's own limit (max_header_bytes plus
 // 4 KiB) whose framing fields arrive after the fast path has read
 // max_header_bytes is handed to net/http unchecked (fastConn.serve skips
-// checkFraming once the buffer is over maxHead).
+// parseFraming once the buffer is over maxHead).
 func TestReviewFramingGateOversizedSplitHead(t *testing.T) {
 	fast, _, _ := startFastPair(t, "[server]\nmax_header_bytes = \"4KiB\"\n")
 	h0 := gatheredValue(t, fast.reg, "popcache_h1_fast_handoffs_total")

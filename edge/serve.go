@@ -237,16 +237,12 @@ func (s *Server) serveFill(w http.ResponseWriter, rq *Request, f *cache.Fill, st
 		return
 	}
 	obj := f.Object
-	if obj.Meta.Status >= 500 && stale != nil {
-		switch {
-		case stale.Meta.StaleIfErrorOK(now):
-			s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
-			return
-		case shield.OriginUnreachable(obj.Meta.Status, obj.Meta.Header) &&
-			stale.Meta.StaleIfUnreachableOK(now, rq.Route.Policy.StaleIfUnreachable):
-			// A shield (with failover "none", or the last one tried) could
-			// not reach the origin: as if this node could not.
-			s.serveStaleOnError(w, rq, stale, now, "stale-if-unreachable")
+	if obj.Meta.Status >= 500 {
+		// A shield's own error for an origin it could not reach (with
+		// failover "none", or the last shield tried) is as if this node
+		// could not reach it.
+		if why := staleOnFailure(rq, stale, now, shield.OriginUnreachable(obj.Meta.Status, obj.Meta.Header)); why != "" {
+			s.serveStaleOnError(w, rq, stale, now, why)
 			return
 		}
 	}
@@ -269,20 +265,29 @@ func (s *Server) upstreamFailed(w http.ResponseWriter, rq *Request, stale *cache
 		rq.Code = statusClientClosed
 		return
 	}
-	if stale != nil {
-		switch code, _ := classify(err); {
-		case stale.Meta.StaleIfErrorOK(now):
-			rq.Err = err
-			s.serveStaleOnError(w, rq, stale, now, "stale-if-error")
-			return
-		case (code == http.StatusBadGateway || code == http.StatusGatewayTimeout) &&
-			stale.Meta.StaleIfUnreachableOK(now, rq.Route.Policy.StaleIfUnreachable):
-			rq.Err = err
-			s.serveStaleOnError(w, rq, stale, now, "stale-if-unreachable")
-			return
-		}
+	code, _ := classify(err)
+	if why := staleOnFailure(rq, stale, now, code == http.StatusBadGateway || code == http.StatusGatewayTimeout); why != "" {
+		rq.Err = err
+		s.serveStaleOnError(w, rq, stale, now, why)
+		return
 	}
 	s.fail(w, rq, err)
+}
+
+// staleOnFailure is why stale (nil for none) may answer a fetch that
+// failed at now, for Cache-Status: within its stale-if-error window, or,
+// when upstream was unreachable, within the route's stale-if-unreachable
+// window; "" when it may not.
+func staleOnFailure(rq *Request, stale *cache.Object, now time.Time, unreachable bool) string {
+	switch {
+	case stale == nil:
+		return ""
+	case stale.Meta.StaleIfErrorOK(now):
+		return "stale-if-error"
+	case unreachable && stale.Meta.StaleIfUnreachableOK(now, rq.Route.Policy.StaleIfUnreachable):
+		return "stale-if-unreachable"
+	}
+	return ""
 }
 
 // serveStaleOnError serves a stale object because upstream failed, with
