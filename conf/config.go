@@ -103,6 +103,13 @@ type Server struct {
 	// it (TLS listeners have their own tls.proxy_protocol). Only for
 	// listeners that a load balancer alone can reach. Default false.
 	ProxyProtocol bool `toml:"proxy_protocol"`
+	// EventLoops is how many event loops share the HTTP/1.1 connections
+	// of the plain listeners while they wait for a request (Linux only;
+	// see edge/h1fast_poll.go): a ready connection is answered by whichever
+	// loop runs first, which keeps tail latency low when the CPU is
+	// shared. Default 0: one per CPU Go runs on (GOMAXPROCS); -1 turns
+	// them off, leaving each connection to a goroutine of its own.
+	EventLoops int `toml:"event_loops"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare
 	// IPs as /32 or /128. Never nil after Validate.

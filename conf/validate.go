@@ -73,6 +73,10 @@ func (v *validator) positiveSize(k string, n Size) {
 	}
 }
 
+// maxEventLoops bounds server.event_loops: more loops than CPUs only
+// add contention.
+const maxEventLoops = 1024
+
 func (v *validator) server(s *Server) {
 	if len(s.Listen) == 0 {
 		v.fail("server.listen", "at least one address is required")
@@ -91,6 +95,9 @@ func (v *validator) server(s *Server) {
 	v.positive("server.write_timeout", s.WriteTimeout)
 	v.positive("server.idle_timeout", s.IdleTimeout)
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
+	if s.EventLoops < -1 || s.EventLoops > maxEventLoops {
+		v.fail("server.event_loops", "%d is out of range: -1 (off), 0 (one per CPU) or up to %d loops", s.EventLoops, maxEventLoops)
+	}
 
 	s.TrustedPrefixes = make([]netip.Prefix, 0, len(s.TrustedProxies))
 	for i, p := range s.TrustedProxies {

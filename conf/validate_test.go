@@ -78,6 +78,14 @@ read_timeout = "0s" # @server.read_timeout
 [server]
 max_header_bytes = 0 # @server.max_header_bytes
 ` + minimal},
+		{name: "event loops below -1", msg: "-1 (off), 0 (one per CPU)", toml: `
+[server]
+event_loops = -2 # @server.event_loops
+` + minimal},
+		{name: "too many event loops", msg: "up to 1024", toml: `
+[server]
+event_loops = 5000 # @server.event_loops
+` + minimal},
 
 		// Cache.
 		{name: "memory below 1MiB", msg: "at least 1MiB", toml: `
@@ -418,6 +426,14 @@ func TestValidateAccepts(t *testing.T) {
 listen = ["127.0.0.1:0", "127.0.0.1:0"]
 [admin]
 listen = "127.0.0.1:0"
+` + minimal},
+		{"event loops off", `
+[server]
+event_loops = -1
+` + minimal},
+		{"four event loops", `
+[server]
+event_loops = 4
 ` + minimal},
 		{"empty host listens on all interfaces", `
 [server]

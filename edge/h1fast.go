@@ -51,6 +51,10 @@ type fastServer struct {
 	headerTimeout, idleTimeout, writeTimeout time.Duration
 	maxHead                                  int
 
+	// poll is the event loops' set of a plain listener's connections
+	// waiting for a request (h1fast_poll_linux.go); nil without.
+	poll *poller
+
 	closing atomic.Bool
 	mu      sync.Mutex
 	conns   map[*fastConn]struct{}
@@ -120,6 +124,9 @@ func (f *fastServer) serve() error {
 			nc.Close()
 			return nil
 		}
+		if c.fd >= 0 && f.poll.add(c) {
+			continue
+		}
 		go c.serve(false)
 	}
 }
@@ -159,6 +166,11 @@ func (f *fastServer) shutdown(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	f.ln.Close()
+	if f.poll != nil {
+		// The loops never block on a client: they stop at once, and
+		// leave no connection to the force close below but goroutines'.
+		f.poll.shutdown()
+	}
 	done := make(chan struct{})
 	go func() { f.wg.Wait(); close(done) }()
 	select {

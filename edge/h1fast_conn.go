@@ -48,6 +48,9 @@ type fastConn struct {
 	answered bool // a request was answered here
 	lastHead int  // the length of the last head answered
 	streak   int  // handoffs in a row before this resumption (see handedConn)
+
+	pollConn      // for the event loops (h1fast_poll_linux.go)
+	missed   bool // an event loop found the head at r no plain hit: hand it off
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -59,23 +62,42 @@ func newFastConn(f *fastServer, nc net.Conn) *fastConn {
 		wbuf:   make([]byte, 0, fastReadBuf),
 		hdr:    make(http.Header, 8),
 	}
+	c.fd = -1
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		c.tls = &st
+	} else if f.poll != nil {
+		c.fd = pollFD(nc)
 	}
 	return c
 }
 
-// serve answers requests until the connection ends or is handed off;
-// resumed when net/http gave it back (h1fast_resume.go).
+// serve answers requests until the connection ends, is handed off, or
+// waits in the event loops' set; resumed when it had been served before
+// (by net/http, h1fast_resume.go, or by an event loop).
 func (c *fastConn) serve(resumed bool) {
-	defer c.f.forget(c)
+	if c.run(resumed) {
+		return // the event loops' now
+	}
+	c.f.poll.release(c)
+	c.f.forget(c)
+}
+
+// run is serve's loop; it reports whether c was parked in the event
+// loops' set, and is no longer the caller's to touch.
+func (c *fastConn) run(resumed bool) (parked bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.f.s.log.Error("fast path panic; connection closed", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
 			c.nc.Close()
+			parked = false
 		}
 	}()
+	if c.missed {
+		c.missed = false
+		c.giveUp()
+		return false
+	}
 	if !resumed {
 		// The first request's head is due within the header timeout of
 		// the connection's opening, as in net/http.
@@ -90,7 +112,10 @@ func (c *fastConn) serve(resumed bool) {
 		head, vals, res, next := parseH1Head(c.rbuf[c.r:c.w], scan, c.hdr, c.vals)
 		c.vals, scan = vals, next
 		if res == parseMore && c.w-c.r <= c.f.maxHead {
-			if !c.read() {
+			switch c.read() {
+			case readParked:
+				return true
+			case readEnd:
 				return
 			}
 			continue
@@ -105,7 +130,7 @@ func (c *fastConn) serve(resumed bool) {
 				// plus 4 KiB); past it, its answer, from here: handed over
 				// unchecked, its end would reach net/http unchecked.
 				if c.w-c.r < c.f.maxHead+fastReadBuf {
-					if !c.read() {
+					if c.read() != readOn {
 						return
 					}
 					continue
@@ -163,31 +188,42 @@ func (c *fastConn) giveUp() {
 	c.f.handoff(c.nc, unread, c.streak+1, c.tls, newStreamTracker(c.f.maxHead+fastReadBuf))
 }
 
+// What fastConn.read did.
+const (
+	readOn     = iota // it read more
+	readEnd           // the connection ended: closed
+	readParked        // the connection waits in the event loops' set
+)
+
 // read reads more of a request head. Between requests it first writes
 // the responses pending, lets go of what a large last request made the
-// connection keep, and waits for the next request at most the idle
-// timeout; a head begun must be complete within the header timeout. It
-// closes the connection and returns false when that ends it.
-func (c *fastConn) read() bool {
+// connection keep, and gives the connection to the event loops, if it
+// may, or waits for the next request at most the idle timeout; a head
+// begun must be complete within the header timeout. It closes the
+// connection when that ends it.
+func (c *fastConn) read() int {
 	if c.r == c.w && !c.inHead {
 		if !c.flush() {
 			c.nc.Close()
-			return false
+			return readEnd
 		}
 		c.r, c.w = 0, 0
 		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
 			c.release()
 		}
+		if c.fd >= 0 && c.f.poll.park(c) {
+			return readParked
+		}
 		c.setIdleDeadline()
 		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
 			c.nc.Close()
-			return false
+			return readEnd
 		}
 	} else if !c.inHead {
 		c.setHeadDeadline()
 		if c.f.closing.Load() {
 			c.nc.Close()
-			return false
+			return readEnd
 		}
 	}
 	if c.w == len(c.rbuf) {
@@ -204,9 +240,9 @@ func (c *fastConn) read() bool {
 	c.w += n
 	if n == 0 && err != nil {
 		c.nc.Close()
-		return false
+		return readEnd
 	}
-	return true
+	return readOn
 }
 
 // release drops the grown read buffer and every reference into the last

@@ -1,6 +1,10 @@
 package edge
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // listenMetrics are the listeners' Prometheus series:
 //
@@ -24,7 +28,10 @@ import "github.com/prometheus/client_golang/prometheus"
 //     on the connection's own goroutine (h2hit.go), with no handler;
 //   - popcache_h1_framing_refused_total: HTTP/1 requests refused with 400
 //     before net/http saw them, for Transfer-Encoding with Content-Length
-//     or on HTTP/1.0 (h1fast_framing.go).
+//     or on HTTP/1.0 (h1fast_framing.go);
+//   - popcache_h1_event_loop_connections: HTTP/1.1 connections waiting
+//     for a request in the event loops' sets (h1fast_poll_linux.go),
+//     counted when scraped.
 type listenMetrics struct {
 	handshakeErrors *prometheus.CounterVec
 	proxyErrors     *prometheus.CounterVec
@@ -33,6 +40,9 @@ type listenMetrics struct {
 	fastResumes     prometheus.Counter
 	h2FastHits      prometheus.Counter
 	fastRefused     prometheus.Counter
+
+	pollMu  sync.Mutex
+	pollers map[*poller]struct{} // the sets the connections gauge counts
 
 	// The request counters, resolved once: the hot path only adds.
 	h1, h2c, h1TLS, h2TLS, h3 prometheus.Counter
@@ -78,8 +88,35 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		h2TLS: requests.WithLabelValues("h2", "true"),
 		h3:    requests.WithLabelValues("h3", "true"),
 	}
+	m.pollers = make(map[*poller]struct{})
+	polled := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "popcache_h1_event_loop_connections",
+		Help: "HTTP/1.1 connections waiting for a request in the event loops' sets.",
+	}, m.polledConns)
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits, m.fastRefused)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits, m.fastRefused, polled)
 	}
 	return m
+}
+
+// watchPoller adds p's connections to the gauge, or takes them off.
+func (m *listenMetrics) watchPoller(p *poller, on bool) {
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
+	if on {
+		m.pollers[p] = struct{}{}
+	} else {
+		delete(m.pollers, p)
+	}
+}
+
+// polledConns is the event loop connections gauge's value.
+func (m *listenMetrics) polledConns() float64 {
+	m.pollMu.Lock()
+	defer m.pollMu.Unlock()
+	n := 0
+	for p := range m.pollers {
+		n += p.waiting()
+	}
+	return float64(n)
 }

@@ -56,6 +56,9 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 				ln = newPrepListener(ln, true, nil, s.cfg.Server.ReadHeaderTimeout.D(), s.lm)
 			}
 			f := newFastServer(s, ln, fr) // hits here, the rest handed to hs
+			if n := s.cfg.Server.EventLoops; f.hits && n >= 0 && !s.cfg.Server.ProxyProtocol {
+				f.poll = newPoller(f, n)
+			}
 			fast = append(fast, f)
 			serve(hs, f.off)
 			wg.Go(func() { errc <- f.serve() })

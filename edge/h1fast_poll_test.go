@@ -1,0 +1,289 @@
+//go:build linux
+
+package edge
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitingConns is the event loop connections gauge of n.
+func waitingConns(t *testing.T, n *node) float64 {
+	t.Helper()
+	return gatheredValue(t, n.reg, "popcache_h1_event_loop_connections")
+}
+
+// waitFor polls cond every 10 ms for at most 10 s, and reports whether
+// it came true.
+func waitFor(cond func() bool) bool {
+	for range 1000 {
+		if cond() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
+// settle closes the test client's idle connections to n, and waits
+// until n's event loops have none left, so that the gauge counts only
+// the connections a test opens after.
+func settle(t *testing.T, n *node) {
+	t.Helper()
+	testClient.CloseIdleConnections()
+	if !waitFor(func() bool { return waitingConns(t, n) == 0 }) {
+		t.Fatalf("%v connections left in the event loops", waitingConns(t, n))
+	}
+}
+
+// startLoopPair starts two edges in front of one origin with the same
+// config: loops with the event loops on, goroutines with them off.
+func startLoopPair(t *testing.T, server string) (loops, goroutines *node) {
+	t.Helper()
+	clk := newClock()
+	o := httptest.NewServer(fastOrigin(clk, &counter{}))
+	t.Cleanup(o.Close)
+	loops, _ = launch(t, catchAllConfig(t, o, "[server]\n"+server), o, clk)
+	goroutines, _ = launch(t, catchAllConfig(t, o, "[server]\nevent_loops = -1\n"+server), o, clk)
+	return loops, goroutines
+}
+
+// TestEventLoopsAnswerAsGoroutines plays one long connection, with hits,
+// pipelines, misses, a head sent in pieces and a close, against an edge
+// with event loops and one without: every answer must be the same, and
+// the connection must be back in the loops' set between requests.
+func TestEventLoopsAnswerAsGoroutines(t *testing.T) {
+	loops, goroutines := startLoopPair(t, "")
+	hit := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	steps := []struct {
+		name   string
+		writes []string // written with a pause between them
+		n      int      // responses to read
+		head   bool     // the responses are to HEAD
+	}{
+		{"hit", []string{hit}, 1, false},
+		{"three pipelined hits", []string{hit + "GET /b HTTP/1.1\r\nHost: a.test\r\n\r\n" + hit}, 3, false},
+		{"HEAD", []string{"HEAD /a HTTP/1.1\r\nHost: a.test\r\n\r\n"}, 1, true},
+		{"304", []string{"GET /a HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: \"x\"\r\n\r\n"}, 1, false},
+		{"a miss: handed off, then taken back", []string{"GET /miss HTTP/1.1\r\nHost: a.test\r\n\r\n"}, 1, false},
+		{"a hit after the miss", []string{hit}, 1, false},
+		{"a head in three pieces", []string{"GET /a HT", "TP/1.1\r\nHost: a.", "test\r\n\r\n"}, 1, false},
+		{"a hit and a miss pipelined", []string{hit + "GET /miss2 HTTP/1.1\r\nHost: a.test\r\n\r\n"}, 2, false},
+		{"100 KiB", []string{"GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n"}, 1, false},
+		{"HTTP/1.0 keep-alive", []string{"GET /a HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n"}, 1, false},
+	}
+	for _, n := range []*node{loops, goroutines} {
+		for _, p := range []string{"/a", "/b", "/big"} {
+			n.get(p, "Host", "a.test")
+		}
+	}
+	settle(t, loops)
+	lc, lbr := dial(t, loops)
+	gc, gbr := dial(t, goroutines)
+	for _, st := range steps {
+		var answers [2]string
+		for i, side := range []struct {
+			c  net.Conn
+			br *bufio.Reader
+		}{{lc, lbr}, {gc, gbr}} {
+			side.c.SetDeadline(time.Now().Add(10 * time.Second))
+			for j, w := range st.writes {
+				if j > 0 {
+					time.Sleep(50 * time.Millisecond)
+				}
+				if _, err := io.WriteString(side.c, w); err != nil {
+					t.Fatalf("%s: %v", st.name, err)
+				}
+			}
+			for range st.n {
+				h, b := readResponse(t, side.br, st.head)
+				answers[i] += h + b
+			}
+		}
+		if answers[0] != answers[1] {
+			t.Errorf("%s: with event loops\n%.600s\nwithout\n%.600s", st.name, answers[0], answers[1])
+		}
+		if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
+			t.Errorf("%s: the connection did not come back to the event loops", st.name)
+		}
+	}
+	if got := waitingConns(t, goroutines); got != 0 {
+		t.Errorf("event_loops = -1: %v connections in event loops", got)
+	}
+	// A close is answered, then the connection closed, on both.
+	for _, side := range []struct {
+		c  net.Conn
+		br *bufio.Reader
+	}{{lc, lbr}, {gc, gbr}} {
+		io.WriteString(side.c, "GET /a HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+		readResponse(t, side.br, false)
+		if _, err := side.br.ReadByte(); err != io.EOF {
+			t.Errorf("after Connection: close: %v, want EOF", err)
+		}
+	}
+	if !waitFor(func() bool { return waitingConns(t, loops) == 0 }) {
+		t.Errorf("a closed connection is still counted in the event loops")
+	}
+}
+
+// TestEventLoopTimeouts: a connection waiting in the loops' set is closed
+// past the header timeout if it never sent a request, and past the idle
+// timeout after one; a client that does not read its answers is cut off
+// at the write timeout.
+func TestEventLoopTimeouts(t *testing.T) {
+	loops, _ := startLoopPair(t, "read_header_timeout = \"200ms\"\nidle_timeout = \"300ms\"\nwrite_timeout = \"300ms\"\n")
+	loops.get("/big", "Host", "a.test")
+	loops.get("/a", "Host", "a.test")
+	settle(t, loops)
+	closedWithin := func(c net.Conn, br *bufio.Reader) error {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := br.ReadByte()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return fmt.Errorf("read %v, want EOF", err)
+	}
+
+	silent, sbr := dial(t, loops)
+	if err := closedWithin(silent, sbr); err != nil {
+		t.Errorf("no request: %v", err)
+	}
+
+	idle, ibr := dial(t, loops)
+	rawExchange(t, idle, ibr, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if err := closedWithin(idle, ibr); err != nil {
+		t.Errorf("idle after a hit: %v", err)
+	}
+
+	// 40 answers of 100 KiB, not read: far more than the socket buffers
+	// take, so the rest waits for room until the write timeout.
+	stuck, stbr := dial(t, loops)
+	stuck.(*net.TCPConn).SetReadBuffer(64 << 10)
+	io.WriteString(stuck, strings.Repeat("GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n", 40))
+	time.Sleep(time.Second)
+	stuck.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.Copy(io.Discard, stbr)
+	if err != nil || got >= 40*100<<10 {
+		t.Errorf("a client not reading: read %d bytes (%v), want fewer than the 40 answers then EOF", got, err)
+	}
+	if !waitFor(func() bool { return waitingConns(t, loops) == 0 }) {
+		t.Errorf("%v connections still in the event loops", waitingConns(t, loops))
+	}
+}
+
+// TestEventLoopWritesWaitForRoom pipelines 40 requests for 100 KiB
+// without reading, then reads: answers that did not fit the socket wait
+// for room in the set, and all arrive whole and in order.
+func TestEventLoopWritesWaitForRoom(t *testing.T) {
+	loops, _ := startLoopPair(t, "")
+	_, want := loops.get("/big", "Host", "a.test")
+	_, small := loops.get("/a", "Host", "a.test")
+	settle(t, loops)
+	c, br := dial(t, loops)
+	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	var reqs strings.Builder
+	for i := range 40 {
+		if i%10 == 9 {
+			reqs.WriteString("GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			continue
+		}
+		reqs.WriteString("GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	}
+	io.WriteString(c, reqs.String())
+	time.Sleep(300 * time.Millisecond)
+	if waitingConns(t, loops) != 1 {
+		t.Errorf("the connection waits for room elsewhere than in the event loops")
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for i := range 40 {
+		_, body := readResponse(t, br, false)
+		if w := map[bool]string{true: small, false: want}[i%10 == 9]; body != w {
+			t.Fatalf("answer %d: %d bytes, want %d", i, len(body), len(w))
+		}
+	}
+	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+}
+
+// TestEventLoopsUnderLoad runs 32 connections of 100 requests each, hits
+// on three objects pipelined in twos with a miss now and then, and
+// checks every answer (and, under -race, the loops' hand-offs).
+func TestEventLoopsUnderLoad(t *testing.T) {
+	loops, _ := startLoopPair(t, "")
+	paths := []string{"/a", "/b", "/big"}
+	want := map[string]string{}
+	for _, p := range paths {
+		_, want[p] = loops.get(p, "Host", "a.test")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for g := range 32 {
+		wg.Go(func() {
+			c, err := net.Dial("tcp", strings.TrimPrefix(loops.url, "http://"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(60 * time.Second))
+			br := bufio.NewReader(c)
+			for i := 0; i < 100; i += 2 {
+				p1, p2 := paths[(g+i)%3], paths[(g+i+1)%3]
+				if i%25 == 0 {
+					p2 = fmt.Sprintf("/miss/%d/%d", g, i)
+				}
+				fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: a.test\r\n\r\nGET %s HTTP/1.1\r\nHost: a.test\r\n\r\n", p1, p2)
+				for _, p := range []string{p1, p2} {
+					_, body := readResponse(t, br, false)
+					w, ok := want[p]
+					if !ok {
+						w = "body of " + p
+					}
+					if body != w {
+						errs <- fmt.Errorf("conn %d, request %d for %s: %d bytes, want %d", g, i, p, len(body), len(w))
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestEventLoopsShutdown: shutdown closes the connections waiting in the
+// loops' set at once, rather than waiting out shutdown_timeout for them.
+func TestEventLoopsShutdown(t *testing.T) {
+	clk := newClock()
+	o := httptest.NewServer(fastOrigin(clk, &counter{}))
+	t.Cleanup(o.Close)
+	n, stop := launch(t, catchAllConfig(t, o, "[server]\nshutdown_timeout = \"25s\"\n"), o, clk)
+	n.get("/a", "Host", "a.test")
+	settle(t, n)
+	c, br := dial(t, n)
+	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, n) == 1 }) {
+		t.Fatal("the connection is not in the event loops")
+	}
+	done := make(chan struct{})
+	go func() { stop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("shutdown waits for a connection idle in the event loops")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after shutdown: %v, want EOF", err)
+	}
+}

@@ -1,0 +1,187 @@
+//go:build linux
+
+package edge
+
+import (
+	"net"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// turn is what becomes of a connection after an event loop served it.
+type turn int
+
+const (
+	turnWait  turn = iota // it waits in the set: for a request, or for room to write
+	turnAway              // it goes to its goroutine (see pollTurn)
+	turnClose             // the client went away: close it
+	turnOn                // (pollFlush) everything is written: go on
+)
+
+// pollTurn serves c, ready, on an event loop: it writes what waited for
+// room, then reads, answers the plain hits read and writes their answers,
+// all without blocking, until the socket has nothing more. Anything
+// else is its goroutine's: a partial head, a head that is not a plain
+// hit's (a miss, which missed marks, is handed off at once), a client
+// asking to close, or shutdown.
+func (c *fastConn) pollTurn() turn {
+	if c.f.closing.Load() {
+		return turnAway
+	}
+	read := false
+	for {
+		if t := c.pollFlush(); t != turnOn {
+			return t
+		}
+		for c.r < c.w {
+			head, vals, res, _ := parseH1Head(c.rbuf[c.r:c.w], 0, c.hdr, c.vals)
+			c.vals = vals
+			if res != parseOK || head.close {
+				return turnAway
+			}
+			if !c.answer(&head) {
+				c.missed = true
+				return turnAway
+			}
+			c.r += head.n
+			c.answered, c.lastHead, c.streak = true, head.n, 0
+			if len(c.wbuf)-c.wmark+len(c.out)*fastCopyMax > fastFlushAt {
+				if t := c.pollFlush(); t != turnOn {
+					return t // the heads left wait for room with the answers
+				}
+			}
+		}
+		if t := c.pollFlush(); t != turnOn {
+			return t
+		}
+		if read && c.w < len(c.rbuf) {
+			// A short read emptied the socket: what comes next is a new
+			// event, so no read is spent to learn it is not there yet.
+			return turnWait
+		}
+		c.r, c.w = 0, 0
+		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
+			c.release()
+		}
+		n, err := unix.Read(c.fd, c.rbuf)
+		switch {
+		case err == unix.EAGAIN:
+			return turnWait
+		case err == unix.EINTR:
+			continue
+		case n <= 0 || err != nil:
+			return turnClose
+		}
+		c.w, read = n, true
+	}
+}
+
+// pollFlush writes what is queued without blocking: turnOn when it is
+// all written, turnWait when the socket took only part of it (the rest
+// stays queued, and EPOLLOUT brings the connection back), turnClose when
+// the write failed.
+func (c *fastConn) pollFlush() turn {
+	if c.wmark < len(c.wbuf) {
+		c.out = append(c.out, c.wbuf[c.wmark:])
+		c.wmark = len(c.wbuf)
+	}
+	for len(c.out) > 0 {
+		var n int
+		var err error
+		if len(c.out) == 1 {
+			n, err = unix.Write(c.fd, c.out[0])
+		} else {
+			n, err = c.writev()
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return turnWait
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return turnClose
+		}
+		c.consume(n)
+	}
+	c.out = c.out[:0]
+	c.wmark = 0
+	if cap(c.wbuf) > fastWriteCap {
+		c.wbuf = make([]byte, 0, fastReadBuf)
+	} else {
+		c.wbuf = c.wbuf[:0]
+	}
+	return turnOn
+}
+
+// consume drops the first n bytes written from c.out, and the
+// references to the slices done with.
+func (c *fastConn) consume(n int) {
+	done := 0
+	for done < len(c.out) && n >= len(c.out[done]) {
+		n -= len(c.out[done])
+		done++
+	}
+	if done < len(c.out) {
+		c.out[done] = c.out[done][n:]
+	}
+	rest := copy(c.out, c.out[done:])
+	clear(c.out[rest:])
+	c.out = c.out[:rest]
+}
+
+// maxIOV is the most slices one writev takes (Linux's UIO_MAXIOV).
+const maxIOV = 1024
+
+// writev writes c.out in one system call, without the allocation
+// unix.Writev makes for its vector.
+func (c *fastConn) writev() (int, error) {
+	iov := c.iov[:0]
+	for _, b := range c.out {
+		if len(b) == 0 {
+			continue
+		}
+		v := unix.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+		if len(iov) == maxIOV {
+			break
+		}
+	}
+	c.iov = iov
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	clear(iov) // the bodies are not held past the write
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// pollFD returns nc's file descriptor if it is a plain TCP connection an
+// event loop may serve, else -1. The descriptor is only used while nc
+// is open: its owner closes nc (see poller).
+func pollFD(nc net.Conn) int {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return -1
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	fd := -1
+	if rc.Control(func(d uintptr) { fd = int(d) }) != nil {
+		return -1
+	}
+	return fd
+}
+
+// pollConn is what a fast connection keeps for the event loops.
+type pollConn struct {
+	fd   int       // -1 when the loops may not serve it
+	slot *pollSlot // its place in the set, while it has one
+	iov  []unix.Iovec
+}
