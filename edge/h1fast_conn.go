@@ -51,6 +51,10 @@ type fastConn struct {
 
 	pollConn      // for the event loops (h1fast_poll_linux.go)
 	missed   bool // an event loop found the head at r no plain hit: hand it off
+	// large is set when the last answer's body is written from the
+	// object (over fastCopyMax): the connection then keeps its goroutine
+	// (see pollTurn) until an answer is small again.
+	large bool
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -211,7 +215,7 @@ func (c *fastConn) read() int {
 		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
 			c.release()
 		}
-		if c.fd >= 0 && c.f.poll.park(c) {
+		if c.fd >= 0 && !c.large && c.f.poll.park(c) {
 			return readParked
 		}
 		c.setIdleDeadline()
@@ -335,6 +339,7 @@ func (c *fastConn) answer(head *h1Head) bool {
 	c.f.fr.h1.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
+	c.large = false // until writeBody says otherwise
 	start := len(c.wbuf)
 	c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
 	if head.http10 {
@@ -374,7 +379,8 @@ func appendField(dst []byte, name, value string) []byte {
 // writeBody queues b after the head just queued: copied when small, else
 // written from where it is, in the same system call.
 func (c *fastConn) writeBody(b []byte) {
-	if len(b) <= fastCopyMax {
+	c.large = len(b) > fastCopyMax
+	if !c.large {
 		c.wbuf = append(c.wbuf, b...)
 		return
 	}

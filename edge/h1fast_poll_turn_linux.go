@@ -34,9 +34,14 @@ func (c *fastConn) pollTurn() turn {
 		if t := c.pollFlush(); t != turnOn {
 			return t
 		}
+		partial := false
 		for c.r < c.w {
 			head, vals, res, _ := parseH1Head(c.rbuf[c.r:c.w], 0, c.hdr, c.vals)
 			c.vals = vals
+			if res == parseMore && c.r > 0 && c.w == len(c.rbuf) {
+				partial = true // the buffer ended mid-head: read the rest
+				break
+			}
 			if res != parseOK || head.close {
 				return turnAway
 			}
@@ -46,6 +51,12 @@ func (c *fastConn) pollTurn() turn {
 			}
 			c.r += head.n
 			c.answered, c.lastHead, c.streak = true, head.n, 0
+			if c.large {
+				// Large bodies go faster from connection goroutines,
+				// measured: 100 KiB hits at 256 connections did about 13 %
+				// more per second (bench/PROFILE.md).
+				return turnAway
+			}
 			if len(c.wbuf)-c.wmark+len(c.out)*fastCopyMax > fastFlushAt {
 				if t := c.pollFlush(); t != turnOn {
 					return t // the heads left wait for room with the answers
@@ -60,20 +71,29 @@ func (c *fastConn) pollTurn() turn {
 			// event, so no read is spent to learn it is not there yet.
 			return turnWait
 		}
-		c.r, c.w = 0, 0
-		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
-			c.release()
+		if partial {
+			c.w = copy(c.rbuf, c.rbuf[c.r:c.w])
+			c.r = 0
+		} else {
+			c.r, c.w = 0, 0
+			if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
+				c.release()
+			}
 		}
-		n, err := unix.Read(c.fd, c.rbuf)
+		n, err := unix.Read(c.fd, c.rbuf[c.w:])
 		switch {
 		case err == unix.EAGAIN:
+			if c.w > 0 {
+				return turnAway // a head begun: its goroutine has the header timeout
+			}
 			return turnWait
 		case err == unix.EINTR:
 			continue
 		case n <= 0 || err != nil:
 			return turnClose
 		}
-		c.w, read = n, true
+		c.w += n
+		read = true
 	}
 }
 

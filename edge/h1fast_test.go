@@ -32,6 +32,8 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 			h.Set("Surrogate-Key", "a b")
 		case "/big":
 			body = strings.Repeat("0123456789abcdef", 100<<10/16)
+		case "/mid": // copied after its head, as the largest such bodies
+			body = strings.Repeat("m", fastCopyMax)
 		case "/nostore":
 			h.Set("Cache-Control", "no-store")
 		case "/varycc":
