@@ -45,6 +45,14 @@ func (c *Config) Describe(w io.Writer) error {
 	d.line("  limits: headers %v, URI %v, request body %v", s.MaxHeaderBytes, s.MaxURIBytes, s.MaxRequestBodyBytes)
 	d.line("  timeouts: read headers %v, read %v, write %v, idle %v, shutdown %v",
 		s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout, s.ShutdownTimeout)
+	switch s.EventLoops {
+	case -1:
+		d.line("  event loops: off (a goroutine per connection)")
+	case 0:
+		d.line("  event loops: one per CPU")
+	default:
+		d.line("  event loops: %d", s.EventLoops)
+	}
 	if len(s.TrustedProxies) == 0 {
 		d.line("  X-Forwarded-For trusted from: nobody (always replaced)")
 	} else {
