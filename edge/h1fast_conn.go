@@ -404,7 +404,14 @@ func (c *fastConn) flush() bool {
 	}
 	bufs := c.out
 	_, err := bufs.WriteTo(c.nc)
-	clear(c.out) // drop the references to bodies
+	c.sent()
+	return err == nil
+}
+
+// sent empties the write queue once it is written: it drops the
+// references to bodies, and the write buffer if a burst grew it.
+func (c *fastConn) sent() {
+	clear(c.out)
 	c.out = c.out[:0]
 	c.wmark = 0
 	if cap(c.wbuf) > fastWriteCap {
@@ -412,5 +419,4 @@ func (c *fastConn) flush() bool {
 	} else {
 		c.wbuf = c.wbuf[:0]
 	}
-	return err == nil
 }

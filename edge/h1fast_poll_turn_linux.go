@@ -124,13 +124,7 @@ func (c *fastConn) pollFlush() turn {
 		}
 		c.consume(n)
 	}
-	c.out = c.out[:0]
-	c.wmark = 0
-	if cap(c.wbuf) > fastWriteCap {
-		c.wbuf = make([]byte, 0, fastReadBuf)
-	} else {
-		c.wbuf = c.wbuf[:0]
-	}
+	c.sent()
 	return turnOn
 }
 
