@@ -36,25 +36,32 @@ import (
 // when it waits for a request again (fastConn.read). TLS connections
 // keep their goroutine.
 //
-// A connection in the set is owned by its slot's state: a loop (or the
-// sweeper, or shutdown) that moves it from pollIdle to pollBusy is the
-// only one to touch it until it moves it on, so the raw file descriptor
-// is never used after its net.Conn is closed. An event that arrives
-// while a connection is busy marks it pollAgain, and its owner serves
-// it once more before letting it go.
+// A connection in the set is owned through its slot's word, a state and
+// a generation in one atomic: a loop (or the sweeper, or shutdown) that
+// moves it from pollIdle to pollBusy is the only one to touch it until
+// it moves it on, so the raw file descriptor is never used after its
+// net.Conn is closed. An event that arrives while a connection is busy
+// marks it pollAgain, and its owner serves it once more before letting
+// it go. Each entry into the set is a new generation, carried by its
+// events: an event of an earlier one, still in a loop's hands, finds
+// the word changed and is dropped.
 
-// The states of a slot of the set.
+// The states of a slot of the set (the low half of its word).
 const (
-	pollIdle  int32 = iota // in the set, waiting
-	pollBusy               // being served by its owner
-	pollAgain              // busy, and ready again meanwhile
-	pollAway               // served by its goroutine, out of the set
-	pollFree               // no connection
+	pollIdle  uint64 = iota // in the set, waiting
+	pollBusy                // owned: being served, or entering the set
+	pollAgain               // busy, and ready again meanwhile
+	pollAway                // served by its goroutine, out of the set
+	pollFree                // no connection
 )
 
 // pollEvents are what a connection in the set waits for, edge
 // triggered: a request, or room for the rest of an answer.
 const pollEvents = unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET
+
+// pollHangup are the events after which a connection's reads end: its
+// turns read on to the end instead of stopping at a short read.
+const pollHangup = unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR
 
 // poller is one fast server's epoll set and its loops.
 type poller struct {
@@ -63,10 +70,11 @@ type poller struct {
 	wake int // an eventfd in the set, written to stop the loops
 	tick time.Duration
 
-	mu    sync.Mutex
-	slots atomic.Pointer[[]*pollSlot] // index: the events' Fd; grown under mu
-	free  []int32
-	done  bool // shutdown began: nothing enters the set any more
+	mu     sync.Mutex
+	slots  atomic.Pointer[[]*pollSlot] // index: the events' Fd; grown under mu
+	free   []int32
+	done   bool // shutdown began: nothing enters the set any more
+	closed bool // the set is closed
 
 	now   atomic.Int64 // the sweeper's clock, in Unix nanoseconds
 	stop  chan struct{}
@@ -75,16 +83,22 @@ type poller struct {
 
 // pollSlot holds one connection of the set.
 type pollSlot struct {
-	idx   int32
-	state atomic.Int32
-	gen   atomic.Int32 // moved on each reuse: stale events are ignored
-	due   atomic.Int64 // when an idle connection is closed; 0 never
-	c     atomic.Pointer[fastConn]
+	idx  int32
+	word atomic.Uint64 // generation<<32 | state
+	hup  atomic.Bool   // the peer hung up (pollHangup seen)
+	due  atomic.Int64  // when an idle connection is closed; 0 never
+	c    atomic.Pointer[fastConn]
 }
 
+// slotWord packs a generation and a state.
+func slotWord(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state }
+
+// gen is the slot's current generation.
+func (sl *pollSlot) gen() uint32 { return uint32(sl.word.Load() >> 32) }
+
 // newPoller starts loops event loops (one per GOMAXPROCS when 0) and the
-// sweeper that enforces the idle and header timeouts of the connections
-// in the set; nil when the set cannot be made.
+// sweeper that enforces the timeouts of the connections in the set; nil
+// when the set cannot be made.
 func newPoller(f *fastServer, loops int) *poller {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -93,7 +107,9 @@ func newPoller(f *fastServer, loops int) *poller {
 	}
 	wake, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err == nil {
-		err = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1})
+		if err = unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, wake, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}); err != nil {
+			unix.Close(wake)
+		}
 	}
 	if err != nil {
 		unix.Close(ep)
@@ -121,17 +137,6 @@ func newPoller(f *fastServer, loops int) *poller {
 	return p
 }
 
-// waiting counts the connections waiting in the set.
-func (p *poller) waiting() int {
-	n := 0
-	for _, sl := range *p.slots.Load() {
-		if sl.state.Load() == pollIdle {
-			n++
-		}
-	}
-	return n
-}
-
 // loop serves the connections of the set that become ready, one at a
 // time, until the wake eventfd says stop.
 func (p *poller) loop() {
@@ -150,27 +155,32 @@ func (p *poller) loop() {
 			if evs[i].Fd < 0 {
 				return // wake: level triggered, so every loop sees it
 			}
-			p.ready(evs[i].Fd, evs[i].Pad)
+			p.ready(evs[i].Fd, uint32(evs[i].Pad), evs[i].Events)
 		}
 	}
 }
 
-// ready serves slot idx's connection, unless its owner is serving it
-// already (it then serves it once more) or the event is stale.
-func (p *poller) ready(idx, gen int32) {
+// ready serves slot idx's connection for an event of generation gen,
+// unless its owner is serving it already (it then serves it once more)
+// or the event is stale.
+func (p *poller) ready(idx int32, gen, events uint32) {
 	sl := (*p.slots.Load())[idx]
-	if sl.gen.Load() != gen {
-		return
-	}
 	for {
-		switch sl.state.Load() {
+		w := sl.word.Load()
+		if uint32(w>>32) != gen {
+			return
+		}
+		if events&pollHangup != 0 {
+			sl.hup.Store(true)
+		}
+		switch w & 0xffffffff {
 		case pollIdle:
-			if sl.state.CompareAndSwap(pollIdle, pollBusy) {
+			if sl.word.CompareAndSwap(w, slotWord(gen, pollBusy)) {
 				p.serve(sl, sl.c.Load())
 				return
 			}
 		case pollBusy:
-			if sl.state.CompareAndSwap(pollBusy, pollAgain) {
+			if sl.word.CompareAndSwap(w, slotWord(gen, pollAgain)) {
 				return
 			}
 		default: // pollAgain already, away, or gone
@@ -179,11 +189,11 @@ func (p *poller) ready(idx, gen int32) {
 	}
 }
 
-// serve runs c's turns while it is busy, then lets it wait in the set,
-// sends it to its goroutine, or closes it.
+// serve runs c's turns while its caller owns it, then lets it wait in
+// the set, sends it to its goroutine, or closes it.
 func (p *poller) serve(sl *pollSlot, c *fastConn) {
 	for {
-		switch c.pollTurn() {
+		switch c.safeTurn(sl.hup.Load()) {
 		case turnClose:
 			p.close(sl, c)
 			return
@@ -192,44 +202,28 @@ func (p *poller) serve(sl *pollSlot, c *fastConn) {
 			go c.serve(true)
 			return
 		}
-		// turnWait
-		p.setDue(sl, c)
-		if sl.state.CompareAndSwap(pollBusy, pollIdle) {
-			p.closeIfClosing(sl, c)
+		p.setDue(sl, c) // turnWait
+		if p.giveBack(sl, c) {
 			return
 		}
-		sl.state.Store(pollBusy) // ready again meanwhile
 	}
 }
 
-// setDue sets when c, about to wait, is closed if nothing happens: the
-// write timeout while an answer waits for room, the idle timeout once a
-// request has been answered; before the first request, the header
-// timeout set by add stays.
-func (p *poller) setDue(sl *pollSlot, c *fastConn) {
-	var t time.Duration
-	switch {
-	case len(c.out) > 0:
-		t = p.f.writeTimeout
-	case c.answered:
-		t = p.f.idleTimeout
-	default:
-		return
+// giveBack lets c, owned by the caller, wait in the set; false if it
+// became ready meanwhile, and the caller, still its owner, serves it
+// once more.
+func (p *poller) giveBack(sl *pollSlot, c *fastConn) bool {
+	gen := sl.gen()
+	if sl.word.CompareAndSwap(slotWord(gen, pollBusy), slotWord(gen, pollIdle)) {
+		// Shutdown closes the connections it finds idle; this one was
+		// owned then.
+		if p.f.closing.Load() && sl.word.CompareAndSwap(slotWord(gen, pollIdle), slotWord(gen, pollBusy)) {
+			p.shut(sl, c)
+		}
+		return true
 	}
-	var due int64
-	if t > 0 {
-		due = p.now.Load() + int64(t)
-	}
-	sl.due.Store(due)
-}
-
-// closeIfClosing closes c, just left idle, if shutdown began (which
-// closes the connections it finds idle; this catches one that was busy
-// then).
-func (p *poller) closeIfClosing(sl *pollSlot, c *fastConn) {
-	if p.f.closing.Load() && sl.state.CompareAndSwap(pollIdle, pollBusy) {
-		p.shut(sl, c)
-	}
+	sl.word.Store(slotWord(gen, pollBusy)) // it was pollAgain
+	return false
 }
 
 // add puts c, a new connection, in the set, with the header timeout for
@@ -238,11 +232,12 @@ func (p *poller) add(c *fastConn) bool {
 	if p == nil {
 		return false
 	}
-	sl := p.slot(c)
+	c.opened = time.Now()
 	var due int64
 	if t := p.f.headerTimeout; t > 0 {
-		due = p.now.Load() + int64(t)
+		due = c.opened.UnixNano() + int64(t)
 	}
+	sl := p.slot(c)
 	sl.due.Store(due)
 	return p.enter(sl, c)
 }
@@ -259,38 +254,40 @@ func (p *poller) park(c *fastConn) bool {
 		sl = p.slot(c)
 	}
 	p.setDue(sl, c)
-	if !p.enter(sl, c) {
+	return p.enter(sl, c)
+}
+
+// enter adds c's descriptor to the set as slot sl, in a new generation,
+// and lets it wait there; false, and sl freed, if the set is closing or
+// epoll refuses it. The caller owns c until then: an event that comes
+// first waits for it (pollAgain), and it serves c itself.
+func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
+	p.mu.Lock()
+	gen := sl.gen() + 1
+	sl.word.Store(slotWord(gen, pollBusy))
+	ev := unix.EpollEvent{Events: pollEvents, Fd: sl.idx, Pad: int32(gen)}
+	if p.done || unix.EpollCtl(p.ep, unix.EPOLL_CTL_ADD, c.fd, &ev) != nil {
+		p.releaseLocked(c)
+		p.mu.Unlock()
 		return false
 	}
-	if p.f.closing.Load() && sl.state.CompareAndSwap(pollIdle, pollAway) {
-		// Still in the set, whose events it now ignores, until its
-		// goroutine closes it, or shutdown closes the set.
-		return false
+	p.mu.Unlock()
+	if !p.giveBack(sl, c) {
+		p.serve(sl, c)
 	}
 	return true
 }
 
-// enter adds c's descriptor to the set as slot sl, idle; false, and sl
-// freed, if epoll refuses it.
-func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.done {
-		sl.state.Store(pollIdle)
-		ev := unix.EpollEvent{Events: pollEvents, Fd: sl.idx, Pad: sl.gen.Load()}
-		if unix.EpollCtl(p.ep, unix.EPOLL_CTL_ADD, c.fd, &ev) == nil {
-			return true
-		}
-	}
-	sl.state.Store(pollAway)
-	p.releaseLocked(c)
-	return false
-}
-
-// leave takes c, busy, out of the set for its goroutine.
+// leave takes c, owned, out of the set for its goroutine.
 func (p *poller) leave(sl *pollSlot, c *fastConn) {
-	_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
-	sl.state.Store(pollAway)
+	p.mu.Lock()
+	if !p.closed {
+		_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
+	p.mu.Unlock()
+	sl.word.Store(slotWord(sl.gen(), pollAway))
+	c.outDue = 0
+	c.headFromOpening()
 }
 
 // slot gives c a free slot.
@@ -307,7 +304,8 @@ func (p *poller) slot(c *fastConn) *pollSlot {
 		sl = grown[len(old)]
 		p.slots.Store(&grown)
 	}
-	sl.state.Store(pollAway)
+	sl.word.Store(slotWord(sl.gen()+1, pollAway))
+	sl.hup.Store(false)
 	sl.c.Store(c)
 	c.slot = sl
 	return sl
@@ -328,13 +326,12 @@ func (p *poller) release(c *fastConn) {
 func (p *poller) releaseLocked(c *fastConn) {
 	sl := c.slot
 	c.slot = nil
-	sl.gen.Add(1)
-	sl.state.Store(pollFree)
+	sl.word.Store(slotWord(sl.gen()+1, pollFree))
 	sl.c.Store(nil)
 	p.free = append(p.free, sl.idx)
 }
 
-// close closes c, busy, and ends its part in the fast server; closing
+// close closes c, owned, and ends its part in the fast server; closing
 // the descriptor takes it out of the set.
 func (p *poller) close(sl *pollSlot, c *fastConn) {
 	c.nc.Close()
@@ -342,8 +339,8 @@ func (p *poller) close(sl *pollSlot, c *fastConn) {
 	p.f.forget(c)
 }
 
-// shut ends c, busy, at shutdown or its timeout: closed, unless an
-// answer is still being written, which its goroutine finishes first.
+// shut ends c, owned, at shutdown: closed, unless an answer is still
+// being written, which its goroutine finishes first.
 func (p *poller) shut(sl *pollSlot, c *fastConn) {
 	if len(c.out) > 0 || c.wmark < len(c.wbuf) {
 		p.leave(sl, c)
@@ -351,63 +348,4 @@ func (p *poller) shut(sl *pollSlot, c *fastConn) {
 		return
 	}
 	p.close(sl, c)
-}
-
-// sweep moves the set's clock and closes the connections idle past
-// their due time, until stopped.
-func (p *poller) sweep() {
-	defer p.loops.Done()
-	t := time.NewTicker(p.tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case now := <-t.C:
-			p.now.Store(now.UnixNano())
-			p.expire(now.UnixNano())
-		}
-	}
-}
-
-// expire closes the idle connections due before now.
-func (p *poller) expire(now int64) {
-	for _, sl := range *p.slots.Load() {
-		due := sl.due.Load()
-		if due == 0 || due > now || sl.state.Load() != pollIdle || !sl.state.CompareAndSwap(pollIdle, pollBusy) {
-			continue
-		}
-		c := sl.c.Load()
-		if due = sl.due.Load(); due != 0 && due <= now {
-			p.close(sl, c)
-			continue
-		}
-		// A loop served it since: give it back as a loop would.
-		if !sl.state.CompareAndSwap(pollBusy, pollIdle) {
-			sl.state.Store(pollBusy)
-			p.serve(sl, c)
-		}
-	}
-}
-
-// shutdown ends the connections idle in the set (those busy end
-// themselves, see closeIfClosing; fastServer.closing is set already),
-// then stops the loops and the sweeper and closes the set.
-func (p *poller) shutdown() {
-	p.f.s.lm.watchPoller(p, false)
-	p.mu.Lock()
-	p.done = true
-	p.mu.Unlock()
-	for _, sl := range *p.slots.Load() {
-		if sl.state.CompareAndSwap(pollIdle, pollBusy) {
-			p.shut(sl, sl.c.Load())
-		}
-	}
-	close(p.stop)
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(p.wake, one[:])
-	p.loops.Wait()
-	unix.Close(p.ep)
-	unix.Close(p.wake)
 }

@@ -304,3 +304,139 @@ func TestEventLoopsShutdown(t *testing.T) {
 		t.Errorf("after shutdown: %v, want EOF", err)
 	}
 }
+
+// TestEventLoopsHalfClose: a client that sends its request and shuts
+// its side down gets its answer, then the end of the connection, as from
+// the goroutine path, not after the idle timeout (an hour here): its
+// FIN came with the request, in a read the loop could take for the last.
+func TestEventLoopsHalfClose(t *testing.T) {
+	loops, goroutines := startLoopPair(t, "idle_timeout = \"1h\"\n")
+	for _, n := range []*node{loops, goroutines} {
+		n.get("/a", "Host", "a.test")
+		for i := range 5 {
+			c, br := dial(t, n)
+			rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			time.Sleep(20 * time.Millisecond) // parked between requests
+			io.WriteString(c, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			c.(*net.TCPConn).CloseWrite()
+			readResponse(t, br, false)
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := br.ReadByte(); err != io.EOF {
+				t.Errorf("%s, #%d: after the answer to a half-closed connection: %v, want EOF", n.url, i, err)
+			}
+			c.Close()
+		}
+	}
+}
+
+// TestEventLoopWriteTimeoutIsNotIdle: answers waiting for room are cut
+// off at the write timeout from when they began to wait, however often
+// the client sends a byte meanwhile (each one an event of its own).
+func TestEventLoopWriteTimeoutIsNotIdle(t *testing.T) {
+	loops, goroutines := startLoopPair(t, "write_timeout = \"300ms\"\nidle_timeout = \"1h\"\nread_header_timeout = \"1h\"\n")
+	for _, n := range []*node{loops, goroutines} {
+		n.get("/mid", "Host", "a.test")
+		c, br := dial(t, n)
+		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		io.WriteString(c, strings.Repeat("GET /mid HTTP/1.1\r\nHost: a.test\r\n\r\n", 400))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() { // a byte every 50 ms, until the test is done
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+					if _, err := c.Write([]byte("\r")); err != nil {
+						return
+					}
+				}
+			}
+		})
+		time.Sleep(time.Second)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err := io.Copy(io.Discard, br)
+		close(stop)
+		wg.Wait()
+		c.Close()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("%s: answers not read for 11 s, write_timeout 300ms: still open", n.url)
+		}
+	}
+}
+
+// TestEventLoopFirstHeadTimeout: a first request begun late is due
+// within the header timeout of the connection's opening, as on the
+// goroutine path, not of its first byte.
+func TestEventLoopFirstHeadTimeout(t *testing.T) {
+	loops, goroutines := startLoopPair(t, "read_header_timeout = \"1s\"\n")
+	for _, n := range []*node{loops, goroutines} {
+		start := time.Now()
+		c, br := dial(t, n)
+		time.Sleep(900 * time.Millisecond)
+		io.WriteString(c, "GET /a HTTP/1.1\r\n")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		br.ReadByte()
+		if el := time.Since(start); el > 1600*time.Millisecond {
+			t.Errorf("%s: a first head begun 0.9 s after opening cut off %v after it, header timeout 1s", n.url, el.Round(10*time.Millisecond))
+		}
+		c.Close()
+	}
+}
+
+// TestEventLoopsParkCycles drives connections in and out of the set for
+// 3 s: heads in two pieces (to the goroutine and back), pipelined hits,
+// misses (handed off and resumed), half-closes; every answer is checked.
+func TestEventLoopsParkCycles(t *testing.T) {
+	loops, _ := startLoopPair(t, "")
+	_, want := loops.get("/a", "Host", "a.test")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	deadline := time.Now().Add(3 * time.Second)
+	hit := "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n"
+	for g := range 16 {
+		wg.Go(func() {
+			for round := 0; time.Now().Before(deadline); round++ {
+				c, err := net.Dial("tcp", strings.TrimPrefix(loops.url, "http://"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				br := bufio.NewReader(c)
+				for i := range 20 {
+					n := 1
+					switch i % 4 {
+					case 0:
+						io.WriteString(c, hit[:10])
+						time.Sleep(time.Duration(g%3) * 100 * time.Microsecond)
+						io.WriteString(c, hit[10:])
+					case 1:
+						io.WriteString(c, hit+hit)
+						n = 2
+					case 2:
+						fmt.Fprintf(c, "GET /miss/%d/%d/%d HTTP/1.1\r\nHost: a.test\r\n\r\n", g, round, i)
+					case 3:
+						io.WriteString(c, hit)
+					}
+					for range n {
+						if _, body := readResponse(t, br, false); i%4 != 2 && body != want {
+							errs <- fmt.Errorf("conn %d, request %d: %q", g, i, body)
+							c.Close()
+							return
+						}
+					}
+				}
+				if g%2 == 0 {
+					c.(*net.TCPConn).CloseWrite()
+				}
+				c.Close()
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

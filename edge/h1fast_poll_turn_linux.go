@@ -4,6 +4,8 @@ package edge
 
 import (
 	"net"
+	"runtime/debug"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -25,7 +27,7 @@ const (
 // else is its goroutine's: a partial head, a head that is not a plain
 // hit's (a miss, which missed marks, is handed off at once), a client
 // asking to close, or shutdown.
-func (c *fastConn) pollTurn() turn {
+func (c *fastConn) pollTurn(hup bool) turn {
 	if c.f.closing.Load() {
 		return turnAway
 	}
@@ -42,7 +44,7 @@ func (c *fastConn) pollTurn() turn {
 				partial = true // the buffer ended mid-head: read the rest
 				break
 			}
-			if res != parseOK || head.close {
+			if res != parseOK || head.close || c.f.closing.Load() {
 				return turnAway
 			}
 			if !c.answer(&head) {
@@ -66,7 +68,7 @@ func (c *fastConn) pollTurn() turn {
 		if t := c.pollFlush(); t != turnOn {
 			return t
 		}
-		if read && c.w < len(c.rbuf) {
+		if read && c.w < len(c.rbuf) && !hup {
 			// A short read emptied the socket: what comes next is a new
 			// event, so no read is spent to learn it is not there yet.
 			return turnWait
@@ -125,6 +127,7 @@ func (c *fastConn) pollFlush() turn {
 		c.consume(n)
 	}
 	c.sent()
+	c.outDue = 0
 	return turnOn
 }
 
@@ -195,7 +198,35 @@ func pollFD(nc net.Conn) int {
 
 // pollConn is what a fast connection keeps for the event loops.
 type pollConn struct {
-	fd   int       // -1 when the loops may not serve it
-	slot *pollSlot // its place in the set, while it has one
-	iov  []unix.Iovec
+	fd     int       // -1 when the loops may not serve it
+	slot   *pollSlot // its place in the set, while it has one
+	iov    []unix.Iovec
+	opened time.Time // when the set took it from accept
+	// outDue is when answers waiting for room are cut off (Unix ns):
+	// set when they first wait, 0 when none wait, -1 never.
+	outDue int64
+}
+
+// safeTurn is pollTurn with a panic costing the connection, not the
+// process, as in fastConn.run.
+func (c *fastConn) safeTurn(hup bool) (t turn) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.f.s.log.Error("fast path panic; connection closed", "remote", c.remote, "panic", p, "stack", string(debug.Stack()))
+			t = turnClose
+		}
+	}()
+	return c.pollTurn(hup)
+}
+
+// headFromOpening gives a first request begun in the set, now going to
+// its goroutine, the header timeout of the connection's opening, as the
+// goroutine path does (fastConn.run).
+func (c *fastConn) headFromOpening() {
+	if c.answered || c.r == c.w || c.opened.IsZero() || c.f.headerTimeout <= 0 {
+		return
+	}
+	c.inHead = true
+	c.readDue = time.Time{}
+	_ = c.nc.SetReadDeadline(c.opened.Add(c.f.headerTimeout))
 }
