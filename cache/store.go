@@ -71,6 +71,11 @@ type Store struct {
 	// sets closed under it, so a later Stream stores nothing.
 	closeMu sync.RWMutex
 	closed  bool
+	// users counts the changes to the tiers in progress (use): Close
+	// waits for them before it releases the memory tier, which
+	// ristretto does not allow to be used after, and fills that outlive
+	// their clients may still be storing when a node stops.
+	users sync.WaitGroup
 
 	purges purgeIndex // purge rules (purge.go); the zero value has none
 }
@@ -189,6 +194,7 @@ func (s *Store) Close() error {
 		}
 		s.streamsMu.Unlock()
 		s.pumps.Wait()
+		s.users.Wait()
 		if s.disk != nil {
 			err = s.disk.close()
 		}
@@ -339,9 +345,10 @@ func (s *Store) loadDisk(storeKey string, e *diskEntry, now time.Time) *Object {
 // visible to Lookup once Put returns.
 func (s *Store) Put(key string, obj *Object, now time.Time) bool {
 	until := obj.Meta.KeepUntil()
-	if !until.After(now) {
+	if !until.After(now) || !s.use() {
 		return false
 	}
+	defer s.users.Done()
 	storeKey := key
 	if len(obj.Meta.VaryFields) > 0 {
 		gen := s.varyGeneration(key, obj.Meta.VaryFields, until, now)
@@ -432,15 +439,36 @@ func (s *Store) MarkPass(key string, now time.Time) {
 	if ttl <= 0 {
 		return
 	}
+	if !s.use() {
+		return
+	}
+	defer s.users.Done()
 	e := &entry{kind: kindPass, until: now.Add(ttl)}
 	s.mem.SetWithTTL(key, e, e.cost(), ttl)
 	s.mem.Wait()
+}
+
+// use counts a change to the tiers in progress, for Close to wait for,
+// unless the store is closed (false: the change is not made). The
+// caller calls s.users.Done when done.
+func (s *Store) use() bool {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.users.Add(1)
+	return true
 }
 
 // Invalidate removes everything stored for the primary key from both
 // tiers, all Vary variants included (they become unreachable with their
 // marker and age out), and keeps a fill in progress from being stored.
 func (s *Store) Invalidate(key string) {
+	if !s.use() {
+		return
+	}
+	defer s.users.Done()
 	s.streamsMu.Lock()
 	if st := s.streams[key]; st != nil {
 		st.invalidated.Store(true)
