@@ -14,6 +14,17 @@ import (
 // before its response could be written, as nginx logs 499.
 const statusClientClosed = 499
 
+// clientGone records rq as one whose client went away (499, as nginx
+// logs it) and ends its handler without an answer. net/http cancels a
+// request's context when the client closes or half-closes its side:
+// returning normally would let net/http answer 200 with an empty body,
+// a response that looks whole; aborting closes the connection (or
+// resets the stream) instead.
+func clientGone(rq *Request, err error) {
+	rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
+	panic(http.ErrAbortHandler)
+}
+
 // Errors the pipeline answers with a fixed status.
 var (
 	errNoRoute      = &statusError{http.StatusNotFound, "no route for this host", "no-route"}

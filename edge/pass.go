@@ -40,8 +40,7 @@ func (s *Server) pass(w http.ResponseWriter, rq *Request) {
 		// client is there, and gets its 400 (h1fast_track.go).
 		bad := trackerRefused(r.Context())
 		if r.Context().Err() != nil && !bad {
-			rq.Err, rq.Code, rq.Result = err, statusClientClosed, "error"
-			return
+			clientGone(rq, err)
 		}
 		if bad {
 			err = &routing.RequestBodyError{Err: errBadChunk}

@@ -446,3 +446,33 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("the origin saw %v", c.n)
 	}
 }
+
+// TestHalfClosedMissGetsNoEmptyAnswer: a client that half-closes after
+// its request makes net/http cancel the request's context, as for a
+// client gone. A miss then must not be answered 200 with an empty body
+// (what net/http writes for a handler that returns without writing): the
+// connection is closed without an answer, as nginx does (499 in its
+// log), or the real answer is sent.
+func TestHalfClosedMissGetsNoEmptyAnswer(t *testing.T) {
+	fast, slow, _ := startFastPair(t, "")
+	for _, n := range []*node{fast, slow} {
+		for i := range 4 {
+			path := fmt.Sprintf("/halfclosed/%d", i)
+			c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: a.test\r\n\r\n")
+			c.(*net.TCPConn).CloseWrite()
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			b, err := io.ReadAll(c)
+			c.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if got := string(b); got != "" && !strings.HasSuffix(got, "body of "+path) {
+				t.Errorf("%s (%s): answered\n%s\nwant nothing or its body", path, n.url, got)
+			}
+		}
+	}
+}

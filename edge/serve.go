@@ -260,10 +260,7 @@ func (s *Server) serveFill(w http.ResponseWriter, rq *Request, f *cache.Fill, st
 func (s *Server) upstreamFailed(w http.ResponseWriter, rq *Request, stale *cache.Object, err error) {
 	now := s.now()
 	if rq.In.Context().Err() != nil {
-		rq.Err = rq.In.Context().Err()
-		rq.Result = "error"
-		rq.Code = statusClientClosed
-		return
+		clientGone(rq, rq.In.Context().Err())
 	}
 	code, _ := classify(err)
 	if why := staleOnFailure(rq, stale, now, code == http.StatusBadGateway || code == http.StatusGatewayTimeout); why != "" {
