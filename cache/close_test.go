@@ -44,3 +44,39 @@ func TestCloseWhileStoring(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseWhileLooking closes a store while lookups (Lookup and
+// PeekMemory) run, as handlers a timed-out shutdown left behind would:
+// they find nothing once it is closed, and never reach the released
+// memory tier (ristretto's Get sends on a channel Close closes).
+func TestCloseWhileLooking(t *testing.T) {
+	const key = "http://a.test/x"
+	for round := range 20 {
+		s, _ := testStore(t, diskConfig(t.TempDir()))
+		s.Put(key, purgeObj(nil), purgeT0)
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for range 4 {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					s.Lookup(key, nil, purgeT0.Add(time.Second))
+					s.PeekMemory(key, nil, purgeT0.Add(time.Second))
+				}
+			})
+		}
+		time.Sleep(time.Duration(round%5) * 200 * time.Microsecond)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if obj, _ := s.Lookup(key, nil, purgeT0.Add(time.Second)); obj != nil {
+			t.Errorf("round %d: Lookup after Close found the object", round)
+		}
+		close(stop)
+		wg.Wait()
+	}
+}

@@ -12,9 +12,14 @@ import (
 // still sees the access, so it sees twice a request handed on): it is for
 // a server's fast path, which hands whatever it does
 // not find here to a path that calls Lookup. It does not judge freshness
-// or purge rules (see PurgeApplies).
+// or purge rules (see PurgeApplies). Once the store is closed it finds
+// nothing.
 func (s *Store) PeekMemory(key string, req http.Header, now time.Time) *Object {
+	if !s.reading() {
+		return nil
+	}
 	obj, _, _ := s.memGet(key, req, now)
+	s.closeMu.RUnlock()
 	if obj == nil || !obj.InMemory() {
 		return nil
 	}

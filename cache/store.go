@@ -206,8 +206,31 @@ func (s *Store) Close() error {
 
 // Lookup finds what is stored for the primary key and the request header:
 // in memory, then among the fills in progress, then on disk. It does not
-// judge freshness. A memory hit allocates nothing.
+// judge freshness. A memory hit allocates nothing. Once the store is
+// closed, nothing is found (URIMiss).
 func (s *Store) Lookup(key string, req http.Header, now time.Time) (*Object, Outcome) {
+	if !s.reading() {
+		return nil, URIMiss
+	}
+	defer s.closeMu.RUnlock()
+	return s.lookup(key, req, now)
+}
+
+// reading holds closeMu for reading, unless the store is closed (false,
+// not held): a lookup reads and promotes into the memory tier, which
+// ristretto does not allow once Close has released it, and Close takes
+// closeMu exclusively first. Nothing under it may take closeMu again.
+func (s *Store) reading() bool {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return false
+	}
+	return true
+}
+
+// lookup is Lookup with closeMu held.
+func (s *Store) lookup(key string, req http.Header, now time.Time) (*Object, Outcome) {
 	obj, pass, vk := s.memGet(key, req, now)
 	switch {
 	case pass:
