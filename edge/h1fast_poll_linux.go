@@ -165,21 +165,26 @@ func (p *poller) loop() {
 // or the event is stale.
 func (p *poller) ready(idx int32, gen, events uint32) {
 	sl := (*p.slots.Load())[idx]
+	hup := events&pollHangup != 0
 	for {
 		w := sl.word.Load()
 		if uint32(w>>32) != gen {
 			return
 		}
-		if events&pollHangup != 0 {
-			sl.hup.Store(true)
-		}
 		switch w & 0xffffffff {
 		case pollIdle:
 			if sl.word.CompareAndSwap(w, slotWord(gen, pollBusy)) {
+				if hup {
+					sl.hup.Store(true)
+				}
 				p.serve(sl, sl.c.Load())
 				return
 			}
 		case pollBusy:
+			if hup {
+				// Before the owner can see pollAgain, and let go.
+				sl.hup.Store(true)
+			}
 			if sl.word.CompareAndSwap(w, slotWord(gen, pollAgain)) {
 				return
 			}

@@ -229,4 +229,9 @@ func (c *fastConn) headFromOpening() {
 	c.inHead = true
 	c.readDue = time.Time{}
 	_ = c.nc.SetReadDeadline(c.opened.Add(c.f.headerTimeout))
+	if c.f.closing.Load() {
+		// Shutdown's own deadline, which the line above may have
+		// replaced: the head is cut off now.
+		_ = c.nc.SetReadDeadline(time.Now())
+	}
 }

@@ -131,6 +131,9 @@ func (s *Server) ServeListeners(ctx context.Context, l *Listeners) error {
 		pc.Close()
 	}
 	wg.Wait()
+	s.bgMu.Lock()
+	s.bgDone = true
+	s.bgMu.Unlock()
 	s.bg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -157,7 +157,15 @@ func (s *Server) serveStored(w http.ResponseWriter, rq *Request, obj *cache.Obje
 func (s *Server) revalidateInBackground(rq *Request, stale *cache.Object) {
 	ctx := context.WithoutCancel(rq.In.Context())
 	bg := &Request{In: rq.In.Clone(ctx), Route: rq.Route, Key: rq.Key, Start: rq.Start}
+	// A handler a timed-out shutdown left running must not start one
+	// while ServeListeners waits for them (WaitGroup: no Add during Wait).
+	s.bgMu.Lock()
+	if s.bgDone {
+		s.bgMu.Unlock()
+		return
+	}
 	s.bg.Add(1)
+	s.bgMu.Unlock()
 	go func() {
 		defer s.bg.Done()
 		f, role, err := s.store.Fill(ctx, bg.Key, func(fctx context.Context) (*cache.Fill, error) {

@@ -58,8 +58,10 @@ type Server struct {
 	// tag headers, unless purge.strip_tag_headers is off.
 	strip []string
 
-	bg   sync.WaitGroup // background revalidations
-	bufs sync.Pool      // *[]byte of copyBufSize, for streaming bodies
+	bg     sync.WaitGroup // background revalidations
+	bgMu   sync.Mutex     // orders bg.Add before the Wait that ends serving
+	bgDone bool           // serving ended: no more revalidations; under bgMu
+	bufs   sync.Pool      // *[]byte of copyBufSize, for streaming bodies
 
 	lm      *listenMetrics
 	certs   *certStore             // nil without tls.listen
