@@ -124,10 +124,7 @@ func (f *fastServer) serve() error {
 			nc.Close()
 			return nil
 		}
-		if c.fd >= 0 && f.poll.add(c) {
-			continue
-		}
-		go c.serve(false)
+		go c.serve(false) // into the event loops' set once idle (fastConn.read)
 	}
 }
 

@@ -23,9 +23,12 @@ import (
 // the p99 under saturation: 2.8 ms of scheduler delay, for a few
 // microseconds of work per request.
 //
-// So the plain-TCP connections of a listener, while they wait for a
-// request, wait in one epoll set of the fast server's own, edge
-// triggered, shared by a few loop goroutines. A loop takes one ready
+// So the plain-TCP connections of a listener, while they wait for their
+// next request, wait in one epoll set of the fast server's own, edge
+// triggered, shared by a few loop goroutines. A connection's first
+// request is read by its goroutine, so a burst of new connections costs
+// the accept loop nothing more, and a connection used once never enters
+// the set. A loop takes one ready
 // connection at a time, reads it, answers the plain hits read, writes
 // the answers without blocking, and goes back to epoll_wait: a ready
 // connection goes to whichever loop runs first, and a preempted loop
@@ -97,8 +100,8 @@ func slotWord(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state 
 func (sl *pollSlot) gen() uint32 { return uint32(sl.word.Load() >> 32) }
 
 // newPoller starts loops event loops (one per GOMAXPROCS when 0) and the
-// sweeper that enforces the timeouts of the connections in the set; nil
-// when the set cannot be made.
+// sweeper that enforces the idle and write timeouts of the connections
+// in the set; nil when the set cannot be made.
 func newPoller(f *fastServer, loops int) *poller {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
@@ -118,7 +121,7 @@ func newPoller(f *fastServer, loops int) *poller {
 	}
 	p := &poller{f: f, ep: ep, wake: wake, stop: make(chan struct{})}
 	p.tick = time.Second
-	for _, t := range []time.Duration{f.headerTimeout, f.idleTimeout, f.writeTimeout} {
+	for _, t := range []time.Duration{f.idleTimeout, f.writeTimeout} {
 		if t > 0 {
 			p.tick = min(p.tick, max(slack(t), time.Millisecond))
 		}
@@ -231,22 +234,6 @@ func (p *poller) giveBack(sl *pollSlot, c *fastConn) bool {
 	return false
 }
 
-// add puts c, a new connection, in the set, with the header timeout for
-// its first request; false if it cannot be added.
-func (p *poller) add(c *fastConn) bool {
-	if p == nil {
-		return false
-	}
-	c.opened = time.Now()
-	var due int64
-	if t := p.f.headerTimeout; t > 0 {
-		due = c.opened.UnixNano() + int64(t)
-	}
-	sl := p.slot(c)
-	sl.due.Store(due)
-	return p.enter(sl, c)
-}
-
 // park gives c back to the set from its goroutine, which must stop
 // touching it when park returns true; false leaves it with the goroutine
 // (shutdown began, or the set refused it).
@@ -265,7 +252,7 @@ func (p *poller) park(c *fastConn) bool {
 // enter adds c's descriptor to the set as slot sl, in a new generation,
 // and lets it wait there; false, and sl freed, if the set is closing or
 // epoll refuses it. The caller owns c until then: an event that comes
-// first waits for it (pollAgain), and it serves c itself.
+// first waits for it (pollAgain), and the caller serves c itself.
 func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
 	p.mu.Lock()
 	gen := sl.gen() + 1
@@ -292,7 +279,6 @@ func (p *poller) leave(sl *pollSlot, c *fastConn) {
 	p.mu.Unlock()
 	sl.word.Store(slotWord(sl.gen(), pollAway))
 	c.outDue = 0
-	c.headFromOpening()
 }
 
 // slot gives c a free slot.

@@ -17,7 +17,6 @@ type pollConn struct {
 }
 
 func newPoller(*fastServer, int) *poller { return nil }
-func (*poller) add(*fastConn) bool       { return false }
 func (*poller) park(*fastConn) bool      { return false }
 func (*poller) release(*fastConn)        {}
 func (*poller) shutdown()                {}

@@ -9,13 +9,11 @@ import (
 )
 
 // setDue sets when c, about to wait, is closed if nothing happens: the
-// write timeout from when its answers first waited for room, the idle
-// timeout once a request has been answered; before the first request,
-// the header timeout set by add stays.
+// write timeout from when its answers first waited for room, else the
+// idle timeout (a connection enters the set only between requests).
 func (p *poller) setDue(sl *pollSlot, c *fastConn) {
 	var due int64
-	switch {
-	case len(c.out) > 0:
+	if len(c.out) > 0 {
 		if c.outDue == 0 {
 			c.outDue = -1 // no write timeout
 			if t := p.f.writeTimeout; t > 0 {
@@ -23,12 +21,8 @@ func (p *poller) setDue(sl *pollSlot, c *fastConn) {
 			}
 		}
 		due = max(c.outDue, 0)
-	case c.answered:
-		if t := p.f.idleTimeout; t > 0 {
-			due = p.now.Load() + int64(t)
-		}
-	default:
-		return
+	} else if t := p.f.idleTimeout; t > 0 {
+		due = p.now.Load() + int64(t)
 	}
 	sl.due.Store(due)
 }

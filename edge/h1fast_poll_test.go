@@ -135,10 +135,10 @@ func TestEventLoopsAnswerAsGoroutines(t *testing.T) {
 	}
 }
 
-// TestEventLoopTimeouts: a connection waiting in the loops' set is closed
-// past the header timeout if it never sent a request, and past the idle
-// timeout after one; a client that does not read its answers is cut off
-// at the write timeout.
+// TestEventLoopTimeouts: a connection that never sends a request is
+// closed past the header timeout (it never enters the loops' set), one
+// waiting in the set after a request past the idle timeout, and a client
+// that does not read its answers is cut off at the write timeout.
 func TestEventLoopTimeouts(t *testing.T) {
 	loops, _ := startLoopPair(t, "read_header_timeout = \"200ms\"\nidle_timeout = \"300ms\"\nwrite_timeout = \"300ms\"\n")
 	loops.get("/mid", "Host", "a.test")
@@ -168,6 +168,10 @@ func TestEventLoopTimeouts(t *testing.T) {
 	// take, so the rest waits for room in the set until the write timeout.
 	stuck, stbr := dial(t, loops)
 	stuck.(*net.TCPConn).SetReadBuffer(64 << 10)
+	rawExchange(t, stuck, stbr, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
+		t.Fatal("the connection is not in the event loops")
+	}
 	io.WriteString(stuck, strings.Repeat("GET /mid HTTP/1.1\r\nHost: a.test\r\n\r\n", 400))
 	time.Sleep(time.Second)
 	stuck.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -196,6 +200,11 @@ func TestEventLoopWritesWaitForRoom(t *testing.T) {
 	settle(t, loops)
 	c, br := dial(t, loops)
 	c.(*net.TCPConn).SetReadBuffer(64 << 10)
+	// A first request, which its goroutine reads: then it waits in the set.
+	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
+		t.Fatal("the connection is not in the event loops")
+	}
 	var reqs strings.Builder
 	for i := range 400 {
 		if i%10 == 9 {
@@ -338,6 +347,8 @@ func TestEventLoopWriteTimeoutIsNotIdle(t *testing.T) {
 		n.get("/mid", "Host", "a.test")
 		c, br := dial(t, n)
 		c.(*net.TCPConn).SetReadBuffer(64 << 10)
+		rawExchange(t, c, br, "GET /mid HTTP/1.1\r\nHost: a.test\r\n\r\n")
+		time.Sleep(50 * time.Millisecond) // in the set, with event loops
 		io.WriteString(c, strings.Repeat("GET /mid HTTP/1.1\r\nHost: a.test\r\n\r\n", 400))
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -365,9 +376,9 @@ func TestEventLoopWriteTimeoutIsNotIdle(t *testing.T) {
 	}
 }
 
-// TestEventLoopFirstHeadTimeout: a first request begun late is due
-// within the header timeout of the connection's opening, as on the
-// goroutine path, not of its first byte.
+// TestEventLoopFirstHeadTimeout: with event loops as without, a first
+// request begun late is due within the header timeout of the
+// connection's opening, not of its first byte.
 func TestEventLoopFirstHeadTimeout(t *testing.T) {
 	loops, goroutines := startLoopPair(t, "read_header_timeout = \"1s\"\n")
 	for _, n := range []*node{loops, goroutines} {

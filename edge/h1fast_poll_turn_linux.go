@@ -5,7 +5,6 @@ package edge
 import (
 	"net"
 	"runtime/debug"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -198,10 +197,9 @@ func pollFD(nc net.Conn) int {
 
 // pollConn is what a fast connection keeps for the event loops.
 type pollConn struct {
-	fd     int       // -1 when the loops may not serve it
-	slot   *pollSlot // its place in the set, while it has one
-	iov    []unix.Iovec
-	opened time.Time // when the set took it from accept
+	fd   int       // -1 when the loops may not serve it
+	slot *pollSlot // its place in the set, while it has one
+	iov  []unix.Iovec
 	// outDue is when answers waiting for room are cut off (Unix ns):
 	// set when they first wait, 0 when none wait, -1 never.
 	outDue int64
@@ -217,21 +215,4 @@ func (c *fastConn) safeTurn(hup bool) (t turn) {
 		}
 	}()
 	return c.pollTurn(hup)
-}
-
-// headFromOpening gives a first request begun in the set, now going to
-// its goroutine, the header timeout of the connection's opening, as the
-// goroutine path does (fastConn.run).
-func (c *fastConn) headFromOpening() {
-	if c.answered || c.r == c.w || c.opened.IsZero() || c.f.headerTimeout <= 0 {
-		return
-	}
-	c.inHead = true
-	c.readDue = time.Time{}
-	_ = c.nc.SetReadDeadline(c.opened.Add(c.f.headerTimeout))
-	if c.f.closing.Load() {
-		// Shutdown's own deadline, which the line above may have
-		// replaced: the head is cut off now.
-		_ = c.nc.SetReadDeadline(time.Now())
-	}
 }
