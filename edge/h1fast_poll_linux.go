@@ -203,7 +203,7 @@ func (p *poller) serve(sl *pollSlot, c *fastConn) {
 	for {
 		switch c.safeTurn(sl.hup.Load()) {
 		case turnClose:
-			p.close(sl, c)
+			p.close(c)
 			return
 		case turnAway:
 			p.leave(sl, c)
@@ -324,7 +324,7 @@ func (p *poller) releaseLocked(c *fastConn) {
 
 // close closes c, owned, and ends its part in the fast server; closing
 // the descriptor takes it out of the set.
-func (p *poller) close(sl *pollSlot, c *fastConn) {
+func (p *poller) close(c *fastConn) {
 	c.nc.Close()
 	p.release(c)
 	p.f.forget(c)
@@ -338,5 +338,5 @@ func (p *poller) shut(sl *pollSlot, c *fastConn) {
 		go c.serve(true)
 		return
 	}
-	p.close(sl, c)
+	p.close(c)
 }

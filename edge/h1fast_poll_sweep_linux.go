@@ -67,7 +67,7 @@ func (p *poller) expire(now int64) {
 		}
 		c := sl.c.Load()
 		if due := sl.due.Load(); due != 0 && due <= now {
-			p.close(sl, c)
+			p.close(c)
 			continue
 		}
 		// A loop served it since: give it back as a loop would.
