@@ -96,6 +96,9 @@ type pollSlot struct {
 // slotWord packs a generation and a state.
 func slotWord(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state }
 
+// slotState is the state half of a slot's word.
+func slotState(w uint64) uint64 { return w & 0xffffffff }
+
 // gen is the slot's current generation.
 func (sl *pollSlot) gen() uint32 { return uint32(sl.word.Load() >> 32) }
 
@@ -174,7 +177,7 @@ func (p *poller) ready(idx int32, gen, events uint32) {
 		if uint32(w>>32) != gen {
 			return
 		}
-		switch w & 0xffffffff {
+		switch slotState(w) {
 		case pollIdle:
 			if sl.word.CompareAndSwap(w, slotWord(gen, pollBusy)) {
 				if hup {

@@ -31,7 +31,7 @@ func (p *poller) setDue(sl *pollSlot, c *fastConn) {
 func (p *poller) waiting() int {
 	n := 0
 	for _, sl := range *p.slots.Load() {
-		if sl.word.Load()&0xffffffff == pollIdle {
+		if slotState(sl.word.Load()) == pollIdle {
 			n++
 		}
 	}
@@ -59,10 +59,10 @@ func (p *poller) sweep() {
 func (p *poller) expire(now int64) {
 	for _, sl := range *p.slots.Load() {
 		w := sl.word.Load()
-		if w&0xffffffff != pollIdle {
+		if slotState(w) != pollIdle {
 			continue
 		}
-		if due := sl.due.Load(); due == 0 || due > now || !sl.word.CompareAndSwap(w, w&^0xffffffff|pollBusy) {
+		if due := sl.due.Load(); due == 0 || due > now || !sl.word.CompareAndSwap(w, slotWord(uint32(w>>32), pollBusy)) {
 			continue
 		}
 		c := sl.c.Load()
@@ -86,7 +86,7 @@ func (p *poller) shutdown() {
 	p.done = true
 	p.mu.Unlock()
 	for _, sl := range *p.slots.Load() {
-		if w := sl.word.Load(); w&0xffffffff == pollIdle && sl.word.CompareAndSwap(w, w&^0xffffffff|pollBusy) {
+		if w := sl.word.Load(); slotState(w) == pollIdle && sl.word.CompareAndSwap(w, slotWord(uint32(w>>32), pollBusy)) {
 			p.shut(sl, sl.c.Load())
 		}
 	}
