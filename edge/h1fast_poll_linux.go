@@ -42,8 +42,8 @@ import (
 // A connection in the set is owned through its slot's word, a state and
 // a generation in one atomic: a loop (or the sweeper, or shutdown) that
 // moves it from pollIdle to pollBusy is the only one to touch it until
-// it moves it on, so the raw file descriptor is never used after its
-// net.Conn is closed. An event that arrives while a connection is busy
+// it moves it on, so the raw file descriptor is never used after it is
+// closed. An event that arrives while a connection is busy
 // marks it pollAgain, and its owner serves it once more before letting
 // it go. Each entry into the set is a new generation, carried by its
 // events: an event of an earlier one, still in a loop's hands, finds
@@ -209,8 +209,9 @@ func (p *poller) serve(sl *pollSlot, c *fastConn) {
 			p.close(c)
 			return
 		case turnAway:
-			p.leave(sl, c)
-			go c.serve(true)
+			if p.leave(sl, c) {
+				go c.serve(true)
+			}
 			return
 		}
 		p.setDue(sl, c) // turnWait
@@ -255,26 +256,34 @@ func (p *poller) park(c *fastConn) bool {
 // enter adds c's descriptor to the set as slot sl, in a new generation,
 // and lets it wait there; false, and sl freed, if the set is closing or
 // epoll refuses it. The caller owns c until then: an event that comes
-// first waits for it (pollAgain), and the caller serves c itself.
+// first waits for it (pollAgain), and the caller serves c itself. In
+// the set, c is out of the runtime's poller (h1fast_poll_detach_linux.go).
 func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
+	fd := detach(c.fd)
 	p.mu.Lock()
 	gen := sl.gen() + 1
 	sl.word.Store(slotWord(gen, pollBusy))
 	ev := unix.EpollEvent{Events: pollEvents, Fd: sl.idx, Pad: int32(gen)}
-	if p.done || unix.EpollCtl(p.ep, unix.EPOLL_CTL_ADD, c.fd, &ev) != nil {
+	if fd < 0 || p.done || unix.EpollCtl(p.ep, unix.EPOLL_CTL_ADD, fd, &ev) != nil {
 		p.releaseLocked(c)
 		p.mu.Unlock()
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		return false
 	}
 	p.mu.Unlock()
+	c.nc.Close() // the duplicate keeps the socket open
+	c.fd = fd
 	if !p.giveBack(sl, c) {
 		p.serve(sl, c)
 	}
 	return true
 }
 
-// leave takes c, owned, out of the set for its goroutine.
-func (p *poller) leave(sl *pollSlot, c *fastConn) {
+// leave takes c, owned, out of the set for its goroutine, a net.Conn
+// again; false if c could not be made one, and was closed.
+func (p *poller) leave(sl *pollSlot, c *fastConn) bool {
 	p.mu.Lock()
 	if !p.closed {
 		_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
@@ -282,6 +291,13 @@ func (p *poller) leave(sl *pollSlot, c *fastConn) {
 	p.mu.Unlock()
 	sl.word.Store(slotWord(sl.gen(), pollAway))
 	c.outDue = 0
+	if !c.attach() {
+		p.f.s.log.Warn("connection closed: it could not leave the event loops", "remote", c.remote)
+		p.release(c)
+		p.f.forget(c)
+		return false
+	}
+	return true
 }
 
 // slot gives c a free slot.
@@ -328,7 +344,7 @@ func (p *poller) releaseLocked(c *fastConn) {
 // close closes c, owned, and ends its part in the fast server; closing
 // the descriptor takes it out of the set.
 func (p *poller) close(c *fastConn) {
-	c.nc.Close()
+	c.closeDetached()
 	p.release(c)
 	p.f.forget(c)
 }
@@ -337,8 +353,9 @@ func (p *poller) close(c *fastConn) {
 // being written, which its goroutine finishes first.
 func (p *poller) shut(sl *pollSlot, c *fastConn) {
 	if len(c.out) > 0 || c.wmark < len(c.wbuf) {
-		p.leave(sl, c)
-		go c.serve(true)
+		if p.leave(sl, c) {
+			go c.serve(true)
+		}
 		return
 	}
 	p.close(c)

@@ -451,3 +451,31 @@ func TestEventLoopsParkCycles(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestEventLoopIdleTimeoutAfterLeaving sends a connection out of the
+// loops with a large answer, after it had an idle deadline on its first
+// net.Conn: its goroutine must still close it at the idle timeout, on
+// the net.Conn it was given when it left (h1fast_poll_detach_linux.go).
+func TestEventLoopIdleTimeoutAfterLeaving(t *testing.T) {
+	loops, _ := startLoopPair(t, "idle_timeout = \"2s\"\n")
+	loops.get("/big", "Host", "a.test")
+	loops.get("/a", "Host", "a.test")
+	settle(t, loops)
+	c, br := dial(t, loops)
+	// A large answer keeps the connection on its goroutine, which sets
+	// the idle deadline; a small one sends it to the loops.
+	rawExchange(t, c, br, "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
+		t.Fatal("the connection is not in the event loops")
+	}
+	rawExchange(t, c, br, "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, loops) == 0 }) {
+		t.Fatal("the connection did not leave the event loops")
+	}
+	start := time.Now()
+	c.SetReadDeadline(start.Add(10 * time.Second))
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Fatalf("read %v after %v, want EOF at the idle timeout", err, time.Since(start))
+	}
+}

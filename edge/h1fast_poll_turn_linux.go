@@ -177,8 +177,8 @@ func (c *fastConn) writev() (int, error) {
 }
 
 // pollFD returns nc's file descriptor if it is a plain TCP connection an
-// event loop may serve, else -1. The descriptor is only used while nc
-// is open: its owner closes nc (see poller).
+// event loop may serve, else -1. The set has a duplicate of it
+// (poller.enter).
 func pollFD(nc net.Conn) int {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
