@@ -3,6 +3,7 @@
 package edge
 
 import (
+	"errors"
 	"net"
 	"os"
 	"time"
@@ -35,17 +36,23 @@ func detach(fd int) int {
 	return dup
 }
 
-// attach makes c, owned and out of the set, a net.Conn again for its
-// goroutine, and closes the descriptor the loops had; false if the
-// net.Conn cannot be made (c is then closed).
-func (c *fastConn) attach() bool {
-	f := os.NewFile(uintptr(c.fd), "")
+// errNoPeer is attach's error for a socket the client has reset: its
+// peer's address is gone with it.
+var errNoPeer = errors.New("edge: connection reset by the client")
+
+// attach makes c, owned and out of the set, a net.Conn again from f,
+// which holds the descriptor the loops had, and closes f; on an error f
+// is left open.
+func (c *fastConn) attach(f *os.File) error {
 	nc, err := net.FileConn(f) // a duplicate, in the runtime's poller
-	f.Close()
 	if err != nil {
-		c.fd = -1
-		return false
+		return err
 	}
+	if nc.RemoteAddr() == nil {
+		nc.Close()
+		return errNoPeer
+	}
+	f.Close()
 	// Under f.mu: shutdown reads the net.Conns of the connections it
 	// tracks.
 	c.f.mu.Lock()
@@ -54,7 +61,56 @@ func (c *fastConn) attach() bool {
 	c.fd = pollFD(nc)
 	// The new net.Conn has no deadlines; the next ones set must be.
 	c.readDue, c.writeDue = time.Time{}, time.Time{}
-	return true
+	return nil
+}
+
+// away sends c, owned and out of the set, to its goroutine. Making it a
+// net.Conn takes one more descriptor for a moment: at the process's
+// limit, it waits for one (attachLater) rather than lose the request or
+// the answers it leaves with.
+func (p *poller) away(c *fastConn) {
+	f := os.NewFile(uintptr(c.fd), "")
+	c.fd = -1
+	err := c.attach(f)
+	switch {
+	case err == nil:
+		go c.serve(true)
+	case isFDLimit(err):
+		go p.attachLater(c, f)
+	default:
+		f.Close()
+		p.close(c)
+	}
+}
+
+// attachLater retries attach while the process is out of descriptors,
+// backing off to 100 ms, for at most a second and not past shutdown;
+// then it closes c.
+func (p *poller) attachLater(c *fastConn, f *os.File) {
+	delay := time.Millisecond
+	for waited := time.Duration(0); waited < time.Second && !p.f.closing.Load(); waited += delay {
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
+		err := c.attach(f)
+		if err == nil {
+			c.serve(true)
+			return
+		}
+		if !isFDLimit(err) {
+			break
+		}
+	}
+	p.warn.Do(func() {
+		p.f.s.log.Warn("connection closed: out of file descriptors to serve it off the event loops", "remote", c.remote)
+	})
+	f.Close()
+	p.close(c)
+}
+
+// isFDLimit reports whether err is the process's or the system's
+// descriptor limit.
+func isFDLimit(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
 // closeDetached closes c's descriptor, once the loops' own.

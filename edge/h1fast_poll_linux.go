@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
 )
 
 // The HTTP/1.1 fast path's event loops.
@@ -80,6 +81,7 @@ type poller struct {
 	closed bool // the set is closed
 
 	now   atomic.Int64 // the sweeper's clock, in Unix nanoseconds
+	warn  rate.Sometimes
 	stop  chan struct{}
 	loops sync.WaitGroup
 }
@@ -122,7 +124,7 @@ func newPoller(f *fastServer, loops int) *poller {
 		f.s.log.Warn("event loops unavailable; connections keep their goroutines", "err", err)
 		return nil
 	}
-	p := &poller{f: f, ep: ep, wake: wake, stop: make(chan struct{})}
+	p := &poller{f: f, ep: ep, wake: wake, stop: make(chan struct{}), warn: rate.Sometimes{Interval: time.Second}}
 	p.tick = time.Second
 	for _, t := range []time.Duration{f.idleTimeout, f.writeTimeout} {
 		if t > 0 {
@@ -209,9 +211,8 @@ func (p *poller) serve(sl *pollSlot, c *fastConn) {
 			p.close(c)
 			return
 		case turnAway:
-			if p.leave(sl, c) {
-				go c.serve(true)
-			}
+			p.leave(sl, c)
+			p.away(c)
 			return
 		}
 		p.setDue(sl, c) // turnWait
@@ -281,9 +282,9 @@ func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
 	return true
 }
 
-// leave takes c, owned, out of the set for its goroutine, a net.Conn
-// again; false if c could not be made one, and was closed.
-func (p *poller) leave(sl *pollSlot, c *fastConn) bool {
+// leave takes c, owned, out of the set; away then sends it to its
+// goroutine.
+func (p *poller) leave(sl *pollSlot, c *fastConn) {
 	p.mu.Lock()
 	if !p.closed {
 		_ = unix.EpollCtl(p.ep, unix.EPOLL_CTL_DEL, c.fd, nil)
@@ -291,13 +292,6 @@ func (p *poller) leave(sl *pollSlot, c *fastConn) bool {
 	p.mu.Unlock()
 	sl.word.Store(slotWord(sl.gen(), pollAway))
 	c.outDue = 0
-	if !c.attach() {
-		p.f.s.log.Warn("connection closed: it could not leave the event loops", "remote", c.remote)
-		p.release(c)
-		p.f.forget(c)
-		return false
-	}
-	return true
 }
 
 // slot gives c a free slot.
@@ -353,9 +347,8 @@ func (p *poller) close(c *fastConn) {
 // being written, which its goroutine finishes first.
 func (p *poller) shut(sl *pollSlot, c *fastConn) {
 	if len(c.out) > 0 || c.wmark < len(c.wbuf) {
-		if p.leave(sl, c) {
-			go c.serve(true)
-		}
+		p.leave(sl, c)
+		p.away(c)
 		return
 	}
 	p.close(c)

@@ -479,3 +479,55 @@ func TestEventLoopIdleTimeoutAfterLeaving(t *testing.T) {
 		t.Fatalf("read %v after %v, want EOF at the idle timeout", err, time.Since(start))
 	}
 }
+
+// TestEventLoopLeavingAtDescriptorLimit parks a connection, then sends
+// it a miss while the process may open no descriptor: leaving the loops
+// needs one for a moment (net.FileConn), so the connection waits for
+// one instead of being dropped, and is answered once the limit is
+// raised again.
+func TestEventLoopLeavingAtDescriptorLimit(t *testing.T) {
+	loops, _ := startLoopPair(t, "")
+	loops.get("/a", "Host", "a.test")
+	loops.get("/warm", "Host", "a.test") // an idle upstream connection for the miss
+	settle(t, loops)
+	c, br := dial(t, loops)
+	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
+		t.Fatal("the connection is not in the event loops")
+	}
+
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lowest, err := syscall.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Close(lowest)
+	low := lim
+	low.Cur = uint64(lowest) // no new descriptor fits under it
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	defer restore()
+	if _, err := syscall.Dup(0); err == nil {
+		t.Fatal("the lowered limit does not hold")
+	}
+	io.WriteString(c, "GET /miss HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	time.Sleep(50 * time.Millisecond)
+	restore()
+	head, body := readResponse(t, br, false)
+	if !strings.HasPrefix(head, "HTTP/1.1 200 ") || body != "body of /miss" {
+		t.Errorf("got %q %q, want the miss answered", head, body)
+	}
+}
