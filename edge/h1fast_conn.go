@@ -12,10 +12,11 @@ import (
 )
 
 const (
-	fastReadBuf  = 4 << 10  // a connection's first read buffer; it grows to the head limit
-	fastCopyMax  = 16 << 10 // bodies up to this size are copied after their head; larger ones are written from the object
-	fastFlushAt  = 64 << 10 // pipelined responses are written once this much is pending
-	fastWriteCap = 64 << 10 // a write buffer grown past this is dropped after use
+	fastReadBuf   = 4 << 10  // a connection's first read buffer; it grows to the head limit
+	fastCopyMax   = 16 << 10 // bodies up to this size are copied after their head; larger ones are written from the object
+	fastFlushAt   = 64 << 10 // pipelined responses are written once this much is pending
+	fastWriteCap  = 64 << 10 // a write buffer grown past this is dropped after use
+	fastStayLarge = 8        // requests a connection keeps its goroutine for after a large answer
 )
 
 // fastConn is one client connection served by the fast path. Everything
@@ -51,10 +52,13 @@ type fastConn struct {
 
 	pollConn      // for the event loops (h1fast_poll_linux.go)
 	missed   bool // an event loop found the head at r no plain hit: hand it off
-	// large is set when the last answer's body is written from the
-	// object (over fastCopyMax): the connection then keeps its goroutine
-	// (see pollTurn) until an answer is small again.
-	large bool
+	// stay counts the requests a connection keeps its goroutine for,
+	// out of the event loops, after an answer whose body is written from
+	// the object (over fastCopyMax; see pollTurn): fastStayLarge after
+	// each, one less per answer. Going in and out of the loops costs two
+	// descriptor changes and a goroutine, so a connection mixing large
+	// and small answers does not alternate.
+	stay int
 }
 
 func newFastConn(f *fastServer, nc net.Conn) *fastConn {
@@ -215,7 +219,7 @@ func (c *fastConn) read() int {
 		if len(c.rbuf) > fastReadBuf || c.lastHead > fastReadBuf {
 			c.release()
 		}
-		if c.fd >= 0 && !c.large && c.f.poll.park(c) {
+		if c.fd >= 0 && c.stay == 0 && c.f.poll.park(c) {
 			return readParked
 		}
 		c.setIdleDeadline()
@@ -339,7 +343,9 @@ func (c *fastConn) answer(head *h1Head) bool {
 	c.f.fr.h1.Inc()
 	s.m.inflight.Inc()
 	rq.Code = code
-	c.large = false // until writeBody says otherwise
+	if c.stay > 0 {
+		c.stay--
+	}
 	start := len(c.wbuf)
 	c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
 	if head.http10 {
@@ -379,11 +385,11 @@ func appendField(dst []byte, name, value string) []byte {
 // writeBody queues b after the head just queued: copied when small, else
 // written from where it is, in the same system call.
 func (c *fastConn) writeBody(b []byte) {
-	c.large = len(b) > fastCopyMax
-	if !c.large {
+	if len(b) <= fastCopyMax {
 		c.wbuf = append(c.wbuf, b...)
 		return
 	}
+	c.stay = fastStayLarge
 	c.out = append(c.out, c.wbuf[c.wmark:], b)
 	c.wmark = len(c.wbuf)
 }

@@ -78,7 +78,9 @@ func TestEventLoopsAnswerAsGoroutines(t *testing.T) {
 		{"a hit after the miss", []string{hit}, 1, false},
 		{"a head in three pieces", []string{"GET /a HT", "TP/1.1\r\nHost: a.", "test\r\n\r\n"}, 1, false},
 		{"a hit and a miss pipelined", []string{hit + "GET /miss2 HTTP/1.1\r\nHost: a.test\r\n\r\n"}, 2, false},
-		{"100 KiB, then a small hit", []string{"GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n" + hit}, 2, false},
+		// A large answer keeps the connection on its goroutine for the next
+		// fastStayLarge requests.
+		{"100 KiB, then small hits", []string{"GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n" + strings.Repeat(hit, fastStayLarge)}, 1 + fastStayLarge, false},
 		{"HTTP/1.0 keep-alive", []string{"GET /a HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n"}, 1, false},
 	}
 	for _, n := range []*node{loops, goroutines} {
@@ -191,7 +193,7 @@ func TestEventLoopTimeouts(t *testing.T) {
 // (more than the 4 KiB read buffer holds, so heads end mid-buffer) without
 // reading, then reads: answers that did not fit the socket wait for room
 // in the set, and all arrive whole and in order. A 100 KiB answer sends
-// the connection to its goroutine, and the next small one brings it back.
+// the connection to its goroutine, and fastStayLarge small ones bring it back.
 func TestEventLoopWritesWaitForRoom(t *testing.T) {
 	loops, _ := startLoopPair(t, "")
 	_, mid := loops.get("/mid", "Host", "a.test")
@@ -232,9 +234,16 @@ func TestEventLoopWritesWaitForRoom(t *testing.T) {
 	if got := waitingConns(t, loops); got != 0 {
 		t.Errorf("after a 100 KiB answer: %v connections in the event loops, want 0", got)
 	}
+	for range fastStayLarge - 1 {
+		rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := waitingConns(t, loops); got != 0 {
+		t.Errorf("after %d small answers: %v connections in the event loops, want 0", fastStayLarge-1, got)
+	}
 	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
 	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
-		t.Errorf("a small answer did not bring the connection back to the event loops")
+		t.Errorf("%d small answers did not bring the connection back to the event loops", fastStayLarge)
 	}
 }
 
@@ -463,9 +472,11 @@ func TestEventLoopIdleTimeoutAfterLeaving(t *testing.T) {
 	settle(t, loops)
 	c, br := dial(t, loops)
 	// A large answer keeps the connection on its goroutine, which sets
-	// the idle deadline; a small one sends it to the loops.
+	// the idle deadline; small ones then send it to the loops.
 	rawExchange(t, c, br, "GET /big HTTP/1.1\r\nHost: a.test\r\n\r\n")
-	rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	for range fastStayLarge {
+		rawExchange(t, c, br, "GET /a HTTP/1.1\r\nHost: a.test\r\n\r\n")
+	}
 	if !waitFor(func() bool { return waitingConns(t, loops) == 1 }) {
 		t.Fatal("the connection is not in the event loops")
 	}
