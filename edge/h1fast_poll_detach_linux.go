@@ -78,8 +78,7 @@ func (p *poller) away(c *fastConn) {
 	case isFDLimit(err):
 		go p.attachLater(c, f)
 	default:
-		f.Close()
-		p.close(c)
+		p.drop(c, f, err)
 	}
 }
 
@@ -87,12 +86,14 @@ func (p *poller) away(c *fastConn) {
 // backing off to 100 ms, for at most a second and not past shutdown;
 // then it closes c.
 func (p *poller) attachLater(c *fastConn, f *os.File) {
+	var err error
 	delay := time.Millisecond
-	for waited := time.Duration(0); waited < time.Second && !p.f.closing.Load(); waited += delay {
+	for end := time.Now().Add(time.Second); time.Now().Before(end); delay = min(2*delay, 100*time.Millisecond) {
 		time.Sleep(delay)
-		delay = min(2*delay, 100*time.Millisecond)
-		err := c.attach(f)
-		if err == nil {
+		if p.f.closing.Load() {
+			break
+		}
+		if err = c.attach(f); err == nil {
 			c.serve(true)
 			return
 		}
@@ -100,9 +101,17 @@ func (p *poller) attachLater(c *fastConn, f *os.File) {
 			break
 		}
 	}
-	p.warn.Do(func() {
-		p.f.s.log.Warn("connection closed: out of file descriptors to serve it off the event loops", "remote", c.remote)
-	})
+	p.drop(c, f, err)
+}
+
+// drop closes c, which could not be made a net.Conn again for err (nil
+// at shutdown), and f, which holds its descriptor.
+func (p *poller) drop(c *fastConn, f *os.File, err error) {
+	if err != nil && err != errNoPeer {
+		p.warn.Do(func() {
+			p.f.s.log.Warn("connection closed: it could not leave the event loops", "remote", c.remote, "err", err)
+		})
+	}
 	f.Close()
 	p.close(c)
 }

@@ -511,7 +511,12 @@ func TestEventLoopLeavingAtDescriptorLimit(t *testing.T) {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	lowest, err := syscall.Dup(0)
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowest := -1
+	raw.Control(func(fd uintptr) { lowest, err = syscall.Dup(int(fd)) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -531,7 +536,14 @@ func TestEventLoopLeavingAtDescriptorLimit(t *testing.T) {
 		}
 	}
 	defer restore()
-	if _, err := syscall.Dup(0); err == nil {
+	var dupErr error
+	raw.Control(func(fd uintptr) {
+		var d int
+		if d, dupErr = syscall.Dup(int(fd)); dupErr == nil {
+			syscall.Close(d)
+		}
+	})
+	if dupErr == nil {
 		t.Fatal("the lowered limit does not hold")
 	}
 	io.WriteString(c, "GET /miss HTTP/1.1\r\nHost: a.test\r\n\r\n")
