@@ -105,7 +105,7 @@ type Server struct {
 	ProxyProtocol bool `toml:"proxy_protocol"`
 	// EventLoops is how many event loops share the HTTP/1.1 connections
 	// of the plain listeners while they wait for a request (Linux only;
-	// see edge/h1fast_poll.go): a ready connection is answered by whichever
+	// see edge/h1fast_poll_linux.go): a ready connection is answered by whichever
 	// loop runs first, which keeps tail latency low when the CPU is
 	// shared. Default 0: one per CPU Go runs on (GOMAXPROCS); -1 turns
 	// them off, leaving each connection to a goroutine of its own.
