@@ -27,7 +27,7 @@ import (
 // out of the runtime's set, and the duplicate keeps the socket open.
 // Leaving for its goroutine, it is made a net.Conn again (attach).
 
-// detach duplicates c's descriptor for the loops; -1 if it cannot.
+// detach duplicates fd, a connection's, for the loops; -1 if it cannot.
 func detach(fd int) int {
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -64,7 +64,7 @@ func (c *fastConn) attach(f *os.File) error {
 	return nil
 }
 
-// away sends c, owned and out of the set, to its goroutine. Making it a
+// away sends c, owned and just taken out of the set, to its goroutine. Making it a
 // net.Conn takes one more descriptor for a moment: at the process's
 // limit, it waits for one (attachLater) rather than lose the request or
 // the answers it leaves with.

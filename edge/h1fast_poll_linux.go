@@ -212,7 +212,6 @@ func (p *poller) serve(sl *pollSlot, c *fastConn) {
 			return
 		case turnAway:
 			p.leave(sl, c)
-			p.away(c)
 			return
 		}
 		p.setDue(sl, c) // turnWait
@@ -282,8 +281,7 @@ func (p *poller) enter(sl *pollSlot, c *fastConn) bool {
 	return true
 }
 
-// leave takes c, owned, out of the set; away then sends it to its
-// goroutine.
+// leave takes c, owned, out of the set and sends it to its goroutine.
 func (p *poller) leave(sl *pollSlot, c *fastConn) {
 	p.mu.Lock()
 	if !p.closed {
@@ -292,6 +290,7 @@ func (p *poller) leave(sl *pollSlot, c *fastConn) {
 	p.mu.Unlock()
 	sl.word.Store(slotWord(sl.gen(), pollAway))
 	c.outDue = 0
+	p.away(c)
 }
 
 // slot gives c a free slot.
@@ -348,7 +347,6 @@ func (p *poller) close(c *fastConn) {
 func (p *poller) shut(sl *pollSlot, c *fastConn) {
 	if len(c.out) > 0 || c.wmark < len(c.wbuf) {
 		p.leave(sl, c)
-		p.away(c)
 		return
 	}
 	p.close(c)
