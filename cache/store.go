@@ -475,12 +475,11 @@ func (s *Store) MarkPass(key string, now time.Time) {
 // unless the store is closed (false: the change is not made). The
 // caller calls s.users.Done when done.
 func (s *Store) use() bool {
-	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
-	if s.closed {
+	if !s.reading() {
 		return false
 	}
 	s.users.Add(1)
+	s.closeMu.RUnlock()
 	return true
 }
 
