@@ -101,8 +101,11 @@ func slotWord(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state 
 // slotState is the state half of a slot's word.
 func slotState(w uint64) uint64 { return w & 0xffffffff }
 
+// slotGen is the generation half of a slot's word.
+func slotGen(w uint64) uint32 { return uint32(w >> 32) }
+
 // gen is the slot's current generation.
-func (sl *pollSlot) gen() uint32 { return uint32(sl.word.Load() >> 32) }
+func (sl *pollSlot) gen() uint32 { return slotGen(sl.word.Load()) }
 
 // newPoller starts loops event loops (one per GOMAXPROCS when 0) and the
 // sweeper that enforces the idle and write timeouts of the connections
@@ -176,7 +179,7 @@ func (p *poller) ready(idx int32, gen, events uint32) {
 	hup := events&pollHangup != 0
 	for {
 		w := sl.word.Load()
-		if uint32(w>>32) != gen {
+		if slotGen(w) != gen {
 			return
 		}
 		switch slotState(w) {

@@ -62,7 +62,7 @@ func (p *poller) expire(now int64) {
 		if slotState(w) != pollIdle {
 			continue
 		}
-		if due := sl.due.Load(); due == 0 || due > now || !sl.word.CompareAndSwap(w, slotWord(uint32(w>>32), pollBusy)) {
+		if due := sl.due.Load(); due == 0 || due > now || !sl.word.CompareAndSwap(w, slotWord(slotGen(w), pollBusy)) {
 			continue
 		}
 		c := sl.c.Load()
@@ -86,7 +86,7 @@ func (p *poller) shutdown() {
 	p.done = true
 	p.mu.Unlock()
 	for _, sl := range *p.slots.Load() {
-		if w := sl.word.Load(); slotState(w) == pollIdle && sl.word.CompareAndSwap(w, slotWord(uint32(w>>32), pollBusy)) {
+		if w := sl.word.Load(); slotState(w) == pollIdle && sl.word.CompareAndSwap(w, slotWord(slotGen(w), pollBusy)) {
 			p.shut(sl, sl.c.Load())
 		}
 	}
