@@ -76,9 +76,16 @@ type Heads struct {
 // field, without the empty line that ends it and without the Age and
 // Cache-Status lines: they go at AgeAt and StatusAt (AgeAt <= StatusAt),
 // where their names sort.
+//
+// The head of a 200 also says how to make the 206 that answers a Range
+// from it: its Content-Length line is Head[LengthAt:LengthEnd], and a
+// Content-Range line goes at RangeAt (StatusAt <= LengthAt < LengthEnd
+// <= RangeAt). RangeAt is 0 in other heads, and in one whose stored
+// header has a Content-Range of its own.
 type H1Head struct {
-	Head            []byte
-	AgeAt, StatusAt int
+	Head                         []byte
+	AgeAt, StatusAt              int
+	LengthAt, LengthEnd, RangeAt int
 }
 
 // bodySource is a body that is not (wholly) in memory.

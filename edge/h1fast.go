@@ -22,8 +22,9 @@ import (
 // the connections whose ALPN chose HTTP/1.1 or nothing). Its connection
 // loop reads requests into one buffer, parses the narrow, common form of
 // request a hit is (parseH1Head), runs the hit phases of the pipeline
-// (Server.plainHit), and writes the hit's memoised head and its body in
-// one system call, pipelined responses batched. The first request that
+// (Server.plainHit), and writes the hit's memoised head (or a 206 made
+// from it, for a Range) and its body in one system call, pipelined
+// responses batched. The first request that
 // is anything else (a miss, a POST, an h2c preface, a malformed or
 // oversized head, HTTP/1.0) hands the connection to net/http, replaying
 // the bytes read and not answered: net/http answers it with every check

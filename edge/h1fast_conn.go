@@ -332,8 +332,8 @@ func (c *fastConn) answer(head *h1Head) bool {
 	now := s.now()
 	rq := &c.rq
 	*rq = Request{In: &c.req, Start: now}
-	obj, heads, code := s.fastHit(rq, now)
-	if obj == nil {
+	obj, heads, code, part := s.fastHit(rq, now)
+	if obj == nil || code == http.StatusPartialContent && heads.H1.RangeAt == 0 {
 		return false
 	}
 	h1 := &heads.H1
@@ -347,7 +347,13 @@ func (c *fastConn) answer(head *h1Head) bool {
 		c.stay--
 	}
 	start := len(c.wbuf)
-	c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
+	body := obj.Body
+	if code == http.StatusPartialContent {
+		c.wbuf = s.appendPartialHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now), part, int64(len(body)))
+		body = body[part.off : part.off+part.n]
+	} else {
+		c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
+	}
 	if head.http10 {
 		c.wbuf[start+len("HTTP/1.")] = '0' // net/http answers HTTP/1.0 in kind
 	}
@@ -367,8 +373,8 @@ func (c *fastConn) answer(head *h1Head) bool {
 	}
 	c.wbuf = append(c.wbuf, "\r\n"...)
 	if head.method == http.MethodGet && code != http.StatusNotModified {
-		c.writeBody(obj.Body)
-		rq.BodyBytes = int64(len(obj.Body))
+		c.writeBody(body)
+		rq.BodyBytes = int64(len(body))
 	}
 	s.finish(rq)
 	return true

@@ -74,7 +74,7 @@ type handedConn struct {
 
 // maxHandoffStreak is how many handoffs in a row, with no request the fast
 // path could answer in between, leave a connection with net/http for good:
-// a client sending only ranges or misses would otherwise pay a handoff and
+// a client sending only misses or passes would otherwise pay a handoff and
 // a hijack per request.
 const maxHandoffStreak = 3
 

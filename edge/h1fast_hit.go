@@ -19,16 +19,16 @@ import (
 // over the limit, a loop, no route, an HTTPS redirect, a route that does
 // not cache, anything but a fresh hit in the memory tier (misses, stale
 // objects, hit-for-miss, objects a purge rule covers, bodies on disk or
-// still arriving), a Range, a status
-// without a body, or a stored response without Content-Type (net/http
-// would sniff one). (Request Cache-Control and Pragma change nothing for
+// still arriving), a status without a body, or a stored response without
+// Content-Type (net/http would sniff one). A Range is left to its caller
+// (see [Server.fastHit]). (Request Cache-Control and Pragma change nothing for
 // a fresh object: see serveStored.) Its callers serve nil through
 // ServeHTTP, which runs every phase again: so an answer from here is
 // always the one ServeHTTP would give.
 func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	r := rq.In
 	h := r.Header
-	if len(r.RequestURI) > s.maxURI || !validTarget(r) || len(h["Range"]) > 0 || s.checkLoop(r) != nil {
+	if len(r.RequestURI) > s.maxURI || !validTarget(r) || s.checkLoop(r) != nil {
 		return nil
 	}
 	rt := s.table.Match(r.Host, r.URL.Path)
@@ -50,24 +50,34 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 }
 
 // fastHit is plainHit for the fast paths: for a hit it marks rq one and
-// returns the object, its heads, and the status to answer (the stored
-// one, or 304 when the client's conditional matches, RFC 9110 §13.2.2);
-// else obj is nil.
-func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, heads *cache.Heads, code int) {
+// returns the object, its heads, and the status to answer, as
+// [Server.writeObject] decides it: the stored one, 304 when the client's
+// conditional matches (RFC 9110 §13.2.2), or 206 with the part of the
+// body a Range asks for; else obj is nil, as for a Range no byte of the
+// body satisfies (416, left to ServeHTTP).
+func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, heads *cache.Heads, code int, p part) {
 	obj = s.plainHit(rq, now)
 	if obj == nil {
-		return nil, nil, 0
+		return nil, nil, 0, p
+	}
+	code = obj.Meta.Status
+	if h := rq.In.Header; code == http.StatusOK {
+		if hasConditional(h) && cache.NotModified(h, &obj.Meta, now) {
+			code = http.StatusNotModified
+		} else if rq.In.Method == http.MethodGet && len(h["Range"]) > 0 {
+			if code, p.off, p.n = rangeOf(h, obj); code == http.StatusRequestedRangeNotSatisfiable {
+				return nil, nil, 0, p
+			}
+		}
 	}
 	rq.status.hit = true
 	rq.status.setTTL(ttl(&obj.Meta, now))
 	rq.Result = "hit"
-	heads = s.hitHeads(obj)
-	code = obj.Meta.Status
-	if h := rq.In.Header; code == http.StatusOK && hasConditional(h) && cache.NotModified(h, &obj.Meta, now) {
-		code = http.StatusNotModified
-	}
-	return obj, heads, code
+	return obj, s.hitHeads(obj), code, p
 }
+
+// part is the part of a body a 206 answers with: n bytes from off.
+type part struct{ off, n int64 }
 
 // hitHeads returns the heads of plain hits on obj, which is in memory,
 // made on its first such hit and kept for its life: only Age and
@@ -111,6 +121,26 @@ func (s *Server) appendHitHead(dst []byte, hd *cache.H1Head, prefix []byte, rq *
 	return append(dst, hd.Head[hd.StatusAt:]...)
 }
 
+// appendPartialHead appends the head of the 206 that answers a Range for
+// part p of obj, made from hd, the head of its 200 (hd.RangeAt > 0): its
+// status line, then hd's fields with Age, Cache-Status, Content-Length
+// and Content-Range where they sort, as net/http writes what
+// [applyRange] sets.
+func (s *Server) appendPartialHead(dst []byte, hd *cache.H1Head, prefix []byte, rq *Request, age int64, p part, size int64) []byte {
+	dst = append(dst, "HTTP/1.1 206 Partial Content\r\n"...)
+	line := bytes.IndexByte(hd.Head, '\n') + 1
+	fields := cache.H1Head{Head: hd.Head[line:hd.LengthAt], AgeAt: hd.AgeAt - line, StatusAt: hd.StatusAt - line}
+	dst = s.appendHitHead(dst, &fields, prefix, rq, age)
+	dst = append(dst, "Content-Length: "...)
+	dst = strconv.AppendInt(dst, p.n, 10)
+	dst = append(dst, "\r\n"...)
+	dst = append(dst, hd.Head[hd.LengthEnd:hd.RangeAt]...)
+	dst = append(dst, "Content-Range: "...)
+	dst = appendContentRange(dst, p.off, p.n, size)
+	dst = append(dst, "\r\n"...)
+	return append(dst, hd.Head[hd.RangeAt:]...)
+}
+
 // appendStatusPrefix appends the upstream Cache-Status entries, each
 // followed by ", ", as they start a Cache-Status line net/http writes:
 // leading spaces trimmed, line breaks made spaces (see appendFieldValue).
@@ -142,7 +172,7 @@ func bodyAllowed(code int) bool {
 // set to the body's length, but those in strip, in the order and form
 // net/http writes them (sorted, line breaks in values made spaces,
 // values trimmed, invalid names skipped; a 304 without Content-Type and
-// Content-Length).
+// Content-Length), and for a 200 where a 206's fields go.
 func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache.H1Head {
 	m := &obj.Meta
 	dst = append(dst, "HTTP/1.1 "...)
@@ -156,7 +186,7 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache
 	}
 	dst = append(dst, "\r\n"...)
 
-	keys := make([]string, 0, len(m.Header)+3)
+	keys := make([]string, 0, len(m.Header)+4)
 	for k := range m.Header {
 		if !framingField(k) && !slices.Contains(strip, k) && httpguts.ValidHeaderFieldName(k) &&
 			(code != http.StatusNotModified || k != "Content-Type") {
@@ -166,6 +196,12 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache
 	keys = append(keys, "Age", "Cache-Status")
 	if code != http.StatusNotModified {
 		keys = append(keys, "Content-Length")
+	}
+	// Where a 206's Content-Range would go (see cache.H1Head), unless a
+	// stored one is there.
+	partial := code == http.StatusOK && len(m.Header["Content-Range"]) == 0
+	if partial {
+		keys = append(keys, "Content-Range")
 	}
 	slices.Sort(keys)
 	var h cache.H1Head
@@ -181,12 +217,21 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache
 			continue
 		case "Content-Length":
 			vs = contentLength
+			h.LengthAt = len(dst)
+		case "Content-Range":
+			if partial {
+				h.RangeAt = len(dst)
+				continue
+			}
 		}
 		for _, v := range vs {
 			dst = append(dst, k...)
 			dst = append(dst, ": "...)
 			dst = appendFieldValue(dst, v)
 			dst = append(dst, "\r\n"...)
+		}
+		if k == "Content-Length" {
+			h.LengthEnd = len(dst)
 		}
 	}
 	h.Head = dst

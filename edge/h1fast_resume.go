@@ -11,8 +11,8 @@ import (
 // Taking connections back from net/http.
 //
 // A connection handed off at a miss would stay with net/http for good,
-// and a browser's connection almost always meets a miss or a range
-// sooner or later. So after net/http answers a request on a handed-off
+// and a browser's connection almost always meets a miss sooner or
+// later. So after net/http answers a request on a handed-off
 // connection, the plain listeners' handler (resumer) takes the connection
 // back with Hijack when the exchange left it clean: an HTTP/1.1 GET or
 // HEAD without a body, not asking to close, answered with a complete,

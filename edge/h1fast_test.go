@@ -30,6 +30,11 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 			h["Content-Type"] = nil // net/http sends none
 		case "/tagged":
 			h.Set("Surrogate-Key", "a b")
+		case "/storedrange": // nonsense on a 200, but stored as sent
+			h.Set("Content-Range", "bytes 0-1/2")
+		case "/late": // a Content-Location sorts between Content-Length and Content-Range
+			h.Set("Content-Location", "/late.txt")
+			h.Set("Last-Modified", clk.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
 		case "/big":
 			body = strings.Repeat("0123456789abcdef", 100<<10/16)
 		case "/mid": // copied after its head, as the largest such bodies
@@ -151,7 +156,27 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"If-None-Match not matching: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: \"y\"\r\n\r\n", true},
 		{"HEAD with a matching conditional", "/plain", "HEAD /plain HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},
 		{"conditional on a 404", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\nIf-None-Match: *\r\n\r\n", true},
-		{"range", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", false},
+		{"range: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", true},
+		{"suffix range: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=-3\r\n\r\n", true},
+		{"open range: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nrange: Bytes=2-\r\n\r\n", true},
+		{"range past the end, clipped: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=2-1000\r\n\r\n", true},
+		{"range of 100 KiB: 206", "/big", "GET /big HTTP/1.1\r\nHost: a.test\r\nRange: bytes=100-90099\r\n\r\n", true},
+		{"range, fields around Content-Range: 206", "/late", "GET /late HTTP/1.1\r\nHost: a.test\r\nRange: bytes=1-2\r\n\r\n", true},
+		{"range, HTTP/1.0: 206", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nRange: bytes=0-0\r\n\r\n", true},
+		{"range and If-Range matching: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: \"x\"\r\n\r\n", true},
+		{"range and If-Range date matching: 206", "/late", "GET /late HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: " + time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
+		{"range and If-Range not matching: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: \"y\"\r\n\r\n", true},
+		{"range and a weak If-Range: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: W/\"x\"\r\n\r\n", true},
+		{"range and a matching If-None-Match: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-None-Match: \"x\"\r\n\r\n", true},
+		{"several ranges: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-1,3-4\r\n\r\n", true},
+		{"two Range lines: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-1\r\nRange: bytes=3-4\r\n\r\n", true},
+		{"invalid range: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=x-\r\n\r\n", true},
+		{"other unit: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: items=0-1\r\n\r\n", true},
+		{"HEAD with a range: 200", "/plain", "HEAD /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", true},
+		{"range on a 404: 404", "/gone", "GET /gone HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", true},
+		{"unsatisfiable range: net/http's 416", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=1000-\r\n\r\n", false},
+		{"range on a stored Content-Range: net/http's 206", "/storedrange", "GET /storedrange HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n", false},
+		{"stored Content-Range, no range: 200", "/storedrange", "GET /storedrange HTTP/1.1\r\nHost: a.test\r\n\r\n", true},
 		{"reload: request Cache-Control and Pragma", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: max-age=0\r\nPragma: no-cache\r\n\r\n", true},
 		{"Pragma alone, under Vary: Cache-Control", "/varycc", "GET /varycc HTTP/1.1\r\nHost: a.test\r\nPragma: no-cache\r\n\r\n", false},
 		{"request no-store", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nCache-Control: no-store\r\n\r\n", true},
@@ -175,8 +200,10 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 			sc, sbr := dial(t, slow)
 			fh, fb := rawExchange(t, fc, fbr, tt.req)
 			sh, sb := rawExchange(t, sc, sbr, tt.req)
-			if strings.HasSuffix(tt.name, ": 304") && !strings.HasPrefix(fh, "HTTP/1.1 304 ") {
-				t.Errorf("got %q, want a 304", fh)
+			for _, want := range []string{"200", "206", "304", "404", "416"} {
+				if strings.HasSuffix(tt.name, " "+want) && !strings.Contains(fh[:min(len(fh), 12)], " "+want) {
+					t.Errorf("got %q, want a %s", fh, want)
+				}
 			}
 			if fh != sh || fb != sb {
 				t.Errorf("fast path answered\n%s(%d body bytes)\nnet/http answered\n%s(%d body bytes)", fh, len(fb), sh, len(sb))
@@ -382,8 +409,8 @@ func TestFastPathResumes(t *testing.T) {
 	}
 }
 
-// TestFastPathStreak sends nothing but Range requests, which the fast
-// path never answers, on one connection: after maxHandoffStreak handoffs
+// TestFastPathStreak sends nothing but unsatisfiable Range requests,
+// which the fast path leaves to net/http's 416, on one connection: after maxHandoffStreak handoffs
 // in a row the connection stays with net/http instead of paying a
 // handoff and a hijack per request.
 func TestFastPathStreak(t *testing.T) {
@@ -393,7 +420,7 @@ func TestFastPathStreak(t *testing.T) {
 	c.SetDeadline(time.Now().Add(20 * time.Second))
 	h0, r0 := settledCounters(t, fast)
 	for i := range maxHandoffStreak + 3 {
-		if _, err := io.WriteString(c, "GET /r HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\n\r\n"); err != nil {
+		if _, err := io.WriteString(c, "GET /r HTTP/1.1\r\nHost: a.test\r\nRange: bytes=100-\r\n\r\n"); err != nil {
 			t.Fatal(err)
 		}
 		resp, err := http.ReadResponse(br, nil)
@@ -401,7 +428,7 @@ func TestFastPathStreak(t *testing.T) {
 			t.Fatalf("request %d: %v", i, err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != http.StatusPartialContent || string(b) != "body" {
+		if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || len(b) != 0 {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, b)
 		}
 	}

@@ -23,9 +23,9 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s := f.s
 	now := s.now()
 	rq := &Request{In: r, Start: now}
-	obj, heads, code := s.fastHit(rq, now)
-	if obj == nil || heads.H2 == nil {
-		return false
+	obj, heads, code, _ := s.fastHit(rq, now)
+	if obj == nil || heads.H2 == nil || code == http.StatusPartialContent {
+		return false // a 206 is the handler's
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()

@@ -121,9 +121,25 @@ func firstValue(h http.Header, name string) string {
 
 // applyRange answers a Range field on a 200 object: it returns the status
 // and the part of the body to send (n < 0: all of it), with the header
-// adjusted. A body of unknown length (still arriving unannounced) is sent
-// whole.
+// adjusted (see [rangeOf]).
 func applyRange(h http.Header, req http.Header, obj *cache.Object) (code int, off, n int64) {
+	code, off, n = rangeOf(req, obj)
+	switch code {
+	case http.StatusPartialContent:
+		h["Content-Range"] = []string{string(appendContentRange(nil, off, n, obj.Size()))}
+		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
+	case http.StatusRequestedRangeNotSatisfiable:
+		h["Content-Range"] = []string{"bytes */" + strconv.FormatInt(obj.Size(), 10)}
+		h["Content-Length"] = []string{"0"}
+	}
+	return code, off, n
+}
+
+// rangeOf is what the Range field of req asks of a 200 object: the
+// status to answer, 200 (the Range ignored), 206 or 416, and for a 206 the
+// part of the body to send (n < 0: all of it). A body of unknown length
+// (still arriving unannounced) is sent whole.
+func rangeOf(req http.Header, obj *cache.Object) (code int, off, n int64) {
 	size := obj.Size()
 	if size < 0 {
 		return http.StatusOK, 0, -1
@@ -135,17 +151,22 @@ func applyRange(h http.Header, req http.Header, obj *cache.Object) (code int, of
 	if len(rv) != 1 { // several field lines make one list (RFC 9110 §5.3): several ranges, or invalid
 		return http.StatusOK, 0, -1
 	}
-	kind, off, n := parseRange(rv[0], size)
-	switch kind {
+	switch kind, off, n := parseRange(rv[0], size); kind {
 	case rangeSatisfiable:
-		h["Content-Range"] = []string{"bytes " + strconv.FormatInt(off, 10) + "-" +
-			strconv.FormatInt(off+n-1, 10) + "/" + strconv.FormatInt(size, 10)}
-		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 		return http.StatusPartialContent, off, n
 	case rangeUnsatisfiable:
-		h["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
-		h["Content-Length"] = []string{"0"}
 		return http.StatusRequestedRangeNotSatisfiable, 0, 0
 	}
 	return http.StatusOK, 0, -1
+}
+
+// appendContentRange appends the Content-Range value of the n bytes at off
+// of a representation of size bytes.
+func appendContentRange(dst []byte, off, n, size int64) []byte {
+	dst = append(dst, "bytes "...)
+	dst = strconv.AppendInt(dst, off, 10)
+	dst = append(dst, '-')
+	dst = strconv.AppendInt(dst, off+n-1, 10)
+	dst = append(dst, '/')
+	return strconv.AppendInt(dst, size, 10)
 }
