@@ -23,9 +23,9 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	s := f.s
 	now := s.now()
 	rq := &Request{In: r, Start: now}
-	obj, heads, code, _ := s.fastHit(rq, now)
-	if obj == nil || heads.H2 == nil || code == http.StatusPartialContent {
-		return false // a 206 is the handler's
+	obj, heads, code, part := s.fastHit(rq, now)
+	if obj == nil || heads.H2 == nil || code == http.StatusPartialContent && heads.H1.RangeAt == 0 {
+		return false // a stored Content-Range: see appendH1Head
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()
@@ -44,7 +44,14 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 			h.Extra[2] = rh.hstsH2
 		}
 	}
-	if code != http.StatusNotModified { // no Content-Length on a 304: see writeObject
+	switch code {
+	case http.StatusNotModified: // no Content-Length on a 304: see writeObject
+	case http.StatusPartialContent: // as applyRange sets it
+		h.Extra[3] = []string{"content-range", string(appendContentRange(nil, part.off, part.n, int64(len(obj.Body))))}
+		h.ContentLength = strconv.FormatInt(part.n, 10)
+		h.Body = obj.Body[part.off : part.off+part.n]
+		rq.BodyBytes = part.n
+	default:
 		h.ContentLength = heads.H2Length
 		if r.Method == http.MethodGet {
 			h.Body = obj.Body

@@ -30,7 +30,7 @@ type Hit struct {
 	// from hit to hit, a listener's or a route's own, such as alt-svc),
 	// in the same form. All are only read.
 	Fields []string
-	Extra  [3][]string
+	Extra  [4][]string
 	// ContentLength is the content-length field value; "" for none.
 	ContentLength string
 	// Body is the body, written after the header unless it is empty. It
@@ -94,7 +94,7 @@ func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request
 	hw := &writeResHeaders{
 		streamID:      st.id,
 		httpResCode:   h.Status,
-		fields:        [4][]string{h.Fields, h.Extra[0], h.Extra[1], h.Extra[2]},
+		fields:        [5][]string{h.Fields, h.Extra[0], h.Extra[1], h.Extra[2], h.Extra[3]},
 		endStream:     endStream,
 		contentLength: h.ContentLength,
 	}

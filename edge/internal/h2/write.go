@@ -201,7 +201,7 @@ type writeResHeaders struct {
 	// popcache: fields are more fields (name and value pairs made by
 	// AppendFields) written after h, and bound is an upper bound on the
 	// frame's bytes when it is known (see serveHit), else 0.
-	fields [4][]string
+	fields [5][]string
 	bound  int
 }
 
