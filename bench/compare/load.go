@@ -55,6 +55,9 @@ func wrkArgs(sc scenario, port int, d time.Duration, configs string) []string {
 	}
 	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
 	args := []string{"wrk", "-t2", fmt.Sprintf("-c%d", sc.conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--timeout", "5s", "--latency"}
+	if sc.rng != "" {
+		args = append(args, "-H", "Range: "+sc.rng)
+	}
 	if sc.paced {
 		args = append(args, "-s", filepath.Join(configs, "wrk-paced.lua"), base+"/", "--")
 		if sc.keys == 1 {

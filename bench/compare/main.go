@@ -361,6 +361,12 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 		r.res.note("%s exited during the run (%v); see %s", s.name, err, s.dir)
 		return skip(s.skip)
 	}
+	if sc.rng != "" {
+		u := fmt.Sprintf("http://127.0.0.1:%d%s", port, sc.path())
+		if code, err := r.status(ctx, u, "Range", sc.rng); err != nil || code != http.StatusPartialContent {
+			r.res.note("%s %s round %d: a Range probe got %d (%v), not a 206", s.name, sc.name, round+1, code, err)
+		}
+	}
 	if err := r.resetOrigin(ctx); err != nil {
 		return err
 	}

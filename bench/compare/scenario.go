@@ -11,6 +11,7 @@ type scenario struct {
 	keys  int    // 1: one hot key; else ids 1..keys picked at random
 	conns int
 	paced bool // each connection waits 1 ms between requests (configs/wrk-paced.lua)
+	rng   string // a Range field every request sends ("bytes=..."), when not ""
 	quick bool // part of --quick
 }
 
@@ -43,6 +44,9 @@ func scenarios(quick bool) []scenario {
 	all = append(all,
 		scenario{name: "h1 1k hot c64 paced 1ms", proto: h1, size: "1k", keys: 1, conns: 64, paced: true, quick: true},
 		scenario{name: "h1 1k 10k-keys c64 paced 1ms", proto: h1, size: "1k", keys: 10000, conns: 64, paced: true},
+		// Ranges of a large object, as video players and download
+		// managers ask: each server answers 206 from its stored copy.
+		scenario{name: "h1 range 2k of 1m hot c64", proto: h1, size: "1m", keys: 1, conns: 64, rng: "bytes=1000-2999"},
 		scenario{name: "h2c 1k hot c64 m10", proto: h2c, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h2 1k hot c64 m10", proto: tls, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h1 1k hot c64", proto: tlsH1, size: "1k", keys: 1, conns: 64, quick: true},

@@ -43,13 +43,17 @@ func (r *runner) get(ctx context.Context, url string, sink func([]byte) error) e
 	return sink(b)
 }
 
-// status returns the status code of a GET of url, discarding the body.
-func (r *runner) status(ctx context.Context, url string) (int, error) {
+// status returns the status code of a GET of url with the header
+// fields hdr (name, value, ...), discarding the body.
+func (r *runner) status(ctx context.Context, url string, hdr ...string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
