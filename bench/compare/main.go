@@ -142,8 +142,12 @@ func run(ctx context.Context, o options, lg *log.Logger) error {
 		return err
 	}
 	paths := warmPaths(scs)
-	lg.Printf("writing %d static files", len(paths))
-	if err := r.writeStatic(ctx, paths); err != nil {
+	static := paths
+	if !slices.Contains(paths, readyPath) {
+		static = append(slices.Clip(paths), readyPath)
+	}
+	lg.Printf("writing %d static files", len(static))
+	if err := r.writeStatic(ctx, static); err != nil {
 		return err
 	}
 	servers, err := newServers(o.tmp, o.configs, o.popcacheBin)

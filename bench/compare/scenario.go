@@ -10,9 +10,9 @@ type scenario struct {
 	size  string // body size in /obj/<size>/...
 	keys  int    // 1: one hot key; else ids 1..keys picked at random
 	conns int
-	paced bool // each connection waits 1 ms between requests (configs/wrk-paced.lua)
+	paced bool   // each connection waits 1 ms between requests (configs/wrk-paced.lua)
 	rng   string // a Range field every request sends ("bytes=..."), when not ""
-	quick bool // part of --quick
+	quick bool   // part of --quick
 }
 
 // path is the URL path of the single object of a hot-key scenario.

@@ -240,10 +240,14 @@ func (r *runner) layoutATS(s *server, d tmplData) (string, error) {
 	return root, nil
 }
 
-// waitReady polls s until a GET of the hot 1 KiB object answers 200
-// (popcache: and its admin /healthz), for at most 60 seconds.
+// readyPath is the object waitReady polls: the static ceiling has it
+// whatever the scenarios read.
+const readyPath = "/obj/1k/hot"
+
+// waitReady polls s until a GET of readyPath answers 200 (popcache: and
+// its admin /healthz), for at most 60 seconds.
 func (r *runner) waitReady(ctx context.Context, s *server) error {
-	urls := []string{fmt.Sprintf("http://127.0.0.1:%d/obj/1k/hot", s.ports.H1)}
+	urls := []string{fmt.Sprintf("http://127.0.0.1:%d%s", s.ports.H1, readyPath)}
 	if s.name == popcache {
 		urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d/healthz", s.ports.Admin))
 	}
