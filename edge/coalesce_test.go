@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -103,16 +104,30 @@ func TestCoalescing(t *testing.T) {
 // fetch that other clients (and the cache) wait for.
 func TestFillOutlivesClient(t *testing.T) {
 	var fetches atomic.Int64
+	started := make(chan struct{}, 1)
 	n := startNode(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fetches.Add(1)
+		select {
+		case started <- struct{}{}:
+		default:
+		}
 		time.Sleep(300 * time.Millisecond)
 		w.Header().Set("Cache-Control", "max-age=60")
 		w.Write([]byte("slow"))
 	}), "")
-	req, _ := http.NewRequest(http.MethodGet, n.url+"/slow", nil)
-	c := &http.Client{Timeout: 50 * time.Millisecond}
-	if _, err := c.Do(req); err == nil {
-		t.Fatal("impatient client got a response; want a timeout")
+	// The first client gives up once its fetch reached the origin (a
+	// fixed timeout could end it before, on a loaded machine).
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+		}
+		cancel()
+	}()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/slow", nil)
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("impatient client got a response; want it cancelled")
 	}
 	resp, body := n.get("/slow")
 	if body != "slow" || fetches.Load() != 1 {
