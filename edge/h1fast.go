@@ -60,6 +60,8 @@ type fastServer struct {
 	mu      sync.Mutex
 	conns   map[*fastConn]struct{}
 	wg      sync.WaitGroup // connection loops
+
+	bufs sync.Pool // of *connBuf: connections' buffers (h1fast_bufs.go)
 }
 
 // newFastServer serves ln's hits; fr is the handler of the net/http
@@ -78,6 +80,7 @@ func newFastServer(s *Server, ln net.Listener, fr *front) *fastServer {
 		maxHead:       int(sc.MaxHeaderBytes),
 		conns:         make(map[*fastConn]struct{}),
 	}
+	f.bufs.New = func() any { return new(connBuf) }
 	if f.headerTimeout == 0 {
 		f.headerTimeout = sc.ReadTimeout.D()
 	}
@@ -142,11 +145,13 @@ func (f *fastServer) track(c *fastConn) bool {
 	return true
 }
 
-// forget is track undone, when c's loop ends.
+// forget is track undone, when c's loop ends; c's buffers go back to
+// the pool.
 func (f *fastServer) forget(c *fastConn) {
 	f.mu.Lock()
 	delete(f.conns, c)
 	f.mu.Unlock()
+	c.recycle()
 	f.wg.Done()
 }
 

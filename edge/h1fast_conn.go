@@ -66,8 +66,8 @@ func newFastConn(f *fastServer, nc net.Conn) *fastConn {
 		f:      f,
 		nc:     nc,
 		remote: nc.RemoteAddr().String(),
-		rbuf:   make([]byte, fastReadBuf),
-		wbuf:   make([]byte, 0, fastReadBuf),
+		rbuf:   f.buf(),
+		wbuf:   f.buf()[:0],
 		hdr:    make(http.Header, 8),
 	}
 	c.fd = -1
@@ -194,6 +194,7 @@ func (c *fastConn) giveUp() {
 		return
 	}
 	c.f.handoff(c.nc, unread, c.streak+1, c.tls, newStreamTracker(c.f.maxHead+fastReadBuf))
+	c.rbuf = nil // unread is net/http's now: never back to the pool
 }
 
 // What fastConn.read did.
@@ -257,7 +258,9 @@ func (c *fastConn) read() int {
 // head (its fields, the request built from it), so that an idle
 // connection holds a few KiB, not the largest head it was sent.
 func (c *fastConn) release() {
-	c.rbuf = make([]byte, fastReadBuf)
+	if len(c.rbuf) != fastReadBuf {
+		c.rbuf = c.f.buf()
+	}
 	clear(c.hdr)
 	clear(c.vals[:cap(c.vals)])
 	c.vals = c.vals[:0]
@@ -427,7 +430,7 @@ func (c *fastConn) sent() {
 	c.out = c.out[:0]
 	c.wmark = 0
 	if cap(c.wbuf) > fastWriteCap {
-		c.wbuf = make([]byte, 0, fastReadBuf)
+		c.wbuf = c.f.buf()[:0]
 	} else {
 		c.wbuf = c.wbuf[:0]
 	}
