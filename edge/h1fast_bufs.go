@@ -18,8 +18,9 @@ func (f *fastServer) buf() []byte { return f.bufs.Get().(*connBuf)[:] }
 // recycle gives c's buffers of the pooled size back to the pool when c
 // is done with them for good (fastServer.forget): nothing else may hold
 // a slice of them, so giveUp lets go of the read buffer whose unread
-// bytes it hands to net/http. A fastConn touched after this panics on
-// its nil buffers rather than see another connection's bytes.
+// bytes it hands to net/http. Its buffers are nil afterwards: a stale
+// use could not reach the bytes of the connection that has them next.
+// forget runs once per connection, so no buffer goes back twice.
 func (c *fastConn) recycle() {
 	if len(c.rbuf) == fastReadBuf {
 		c.f.bufs.Put((*connBuf)(c.rbuf))

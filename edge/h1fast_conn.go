@@ -138,7 +138,10 @@ func (c *fastConn) run(resumed bool) (parked bool) {
 				// plus 4 KiB); past it, its answer, from here: handed over
 				// unchecked, its end would reach net/http unchecked.
 				if c.w-c.r < c.f.maxHead+fastReadBuf {
-					if c.read() != readOn {
+					switch c.read() { // never parks with a head begun; but if it did, c is the loops'
+					case readParked:
+						return true
+					case readEnd:
 						return
 					}
 					continue
