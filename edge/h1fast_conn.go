@@ -339,7 +339,7 @@ func (c *fastConn) answer(head *h1Head) bool {
 	rq := &c.rq
 	*rq = Request{In: &c.req, Start: now}
 	obj, heads, code, part := s.fastHit(rq, now)
-	if obj == nil || code == http.StatusPartialContent && heads.H1.RangeAt == 0 {
+	if obj == nil {
 		return false
 	}
 	h1 := &heads.H1

@@ -21,10 +21,10 @@ import (
 // objects, hit-for-miss, objects a purge rule covers, bodies on disk or
 // still arriving), a status without a body, or a stored response without
 // Content-Type (net/http would sniff one). A Range is left to its caller
-// (see [Server.fastHit]). (Request Cache-Control and Pragma change nothing for
-// a fresh object: see serveStored.) Its callers serve nil through
-// ServeHTTP, which runs every phase again: so an answer from here is
-// always the one ServeHTTP would give.
+// (see [Server.fastHit]). (Request Cache-Control and Pragma change
+// nothing for a fresh object: see serveStored.) Its callers serve nil
+// through ServeHTTP, which runs every phase again: so an answer from here
+// is always the one ServeHTTP would give.
 func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 	r := rq.In
 	h := r.Header
@@ -54,7 +54,8 @@ func (s *Server) plainHit(rq *Request, now time.Time) *cache.Object {
 // [Server.writeObject] decides it: the stored one, 304 when the client's
 // conditional matches (RFC 9110 §13.2.2), or 206 with the part of the
 // body a Range asks for; else obj is nil, as for a Range no byte of the
-// body satisfies (416, left to ServeHTTP).
+// body satisfies (416), or one on an object with a stored Content-Range
+// (see appendH1Head): both left to ServeHTTP.
 func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, heads *cache.Heads, code int, p part) {
 	obj = s.plainHit(rq, now)
 	if obj == nil {
@@ -70,10 +71,14 @@ func (s *Server) fastHit(rq *Request, now time.Time) (obj *cache.Object, heads *
 			}
 		}
 	}
+	heads = s.hitHeads(obj)
+	if code == http.StatusPartialContent && heads.H1.RangeAt == 0 {
+		return nil, nil, 0, p
+	}
 	rq.status.hit = true
 	rq.status.setTTL(ttl(&obj.Meta, now))
 	rq.Result = "hit"
-	return obj, s.hitHeads(obj), code, p
+	return obj, heads, code, p
 }
 
 // part is the part of a body a 206 answers with: n bytes from off.

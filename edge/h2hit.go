@@ -24,8 +24,8 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	now := s.now()
 	rq := &Request{In: r, Start: now}
 	obj, heads, code, part := s.fastHit(rq, now)
-	if obj == nil || heads.H2 == nil || code == http.StatusPartialContent && heads.H1.RangeAt == 0 {
-		return false // a stored Content-Range: see appendH1Head
+	if obj == nil || heads.H2 == nil {
+		return false
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()
