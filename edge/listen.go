@@ -35,7 +35,7 @@ const udpRetries = 8
 func Listen(cfg *conf.Config) (*Listeners, error) {
 	l := &Listeners{}
 	for _, addr := range cfg.Server.Listen {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP(addr)
 		if err != nil {
 			l.Close()
 			return nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
@@ -61,7 +61,7 @@ func Listen(cfg *conf.Config) (*Listeners, error) {
 func listenTLSPair(addr string, h3 bool) (net.Listener, net.PacketConn, error) {
 	_, port, _ := net.SplitHostPort(addr)
 	for attempt := 0; ; attempt++ {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := listenTCP(addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("edge: listen on %s: %w", addr, err)
 		}

@@ -225,11 +225,16 @@ func TestReviewTLSShutdown(t *testing.T) {
 	reviewExchange(t, netConn, bufio.NewReader(netConn), []string{"POST /p HTTP/1.1\r\nHost: www.example.com\r\nContent-Length: 0\r\n\r\n"})
 	h2Conn := dialTLS("h2")
 	io.WriteString(h2Conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-	raw, err := net.Dial("tcp", n.tls) // never says hello
+	// Half a TLS record header, never finished: the listener defers
+	// accepting a connection until its first bytes (listen_linux.go).
+	raw, err := net.Dial("tcp", n.tls)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
+	if _, err := raw.Write([]byte{0x16, 0x03}); err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	n.stopNode()
 	if d := time.Since(start); d > 5*time.Second {
