@@ -20,8 +20,13 @@ const deferAcceptSeconds = 1
 // PROXY header) have arrived, so its first read finds them instead of
 // waiting in the runtime's poller. With short connections that is a
 // wake-up and a goroutine switch fewer per connection.
+//
+// Accepted connections get no TCP keep-alive probes (net.Listen sets
+// them up with four setsockopt calls per connection), as nginx and
+// HAProxy default to: the idle, header and write timeouts end a
+// connection whose client went away.
 func listenTCP(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
 			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, deferAcceptSeconds)

@@ -8,8 +8,9 @@ import (
 )
 
 // TestListenDefersAccept checks that client sockets are opened with
-// TCP_DEFER_ACCEPT, and that a connection sending at once is served as
-// before (accepted with its bytes there).
+// TCP_DEFER_ACCEPT, that a connection sending at once is served as
+// before (accepted with its bytes there), and that it has no TCP
+// keep-alive probes.
 func TestListenDefersAccept(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
 		t.Run(addr, func(t *testing.T) {
@@ -48,6 +49,18 @@ func TestListenDefersAccept(t *testing.T) {
 			buf := make([]byte, 3)
 			if n, err := s.Read(buf); err != nil || string(buf[:n]) != "GET" {
 				t.Fatalf("read %q, %v", buf[:n], err)
+			}
+			src, err := s.(*net.TCPConn).SyscallConn()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := src.Control(func(fd uintptr) {
+				v, gerr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+			}); err != nil || gerr != nil {
+				t.Fatal(err, gerr)
+			}
+			if v != 0 {
+				t.Errorf("SO_KEEPALIVE = %d on an accepted connection, want off", v)
 			}
 		})
 	}

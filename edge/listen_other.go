@@ -2,8 +2,14 @@
 
 package edge
 
-import "net"
+import (
+	"context"
+	"net"
+)
 
-// listenTCP opens a client socket on addr (TCP_DEFER_ACCEPT is Linux's;
-// see listen_linux.go).
-func listenTCP(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+// listenTCP opens a client socket on addr whose connections get no TCP
+// keep-alive probes (TCP_DEFER_ACCEPT is Linux's; see listen_linux.go).
+func listenTCP(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAlive: -1}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
