@@ -47,7 +47,7 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	switch code {
 	case http.StatusNotModified: // no Content-Length on a 304: see writeObject
 	case http.StatusPartialContent: // as applyRange sets it
-		h.Extra[3] = []string{"content-range", string(appendContentRange(nil, part.off, part.n, int64(len(obj.Body))))}
+		h.Extra[3] = []string{"content-range", contentRange(part.off, part.n, int64(len(obj.Body)))}
 		h.ContentLength = strconv.FormatInt(part.n, 10)
 		h.Body = obj.Body[part.off : part.off+part.n]
 		rq.BodyBytes = part.n

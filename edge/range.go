@@ -126,7 +126,7 @@ func applyRange(h http.Header, req http.Header, obj *cache.Object) (code int, of
 	code, off, n = rangeOf(req, obj)
 	switch code {
 	case http.StatusPartialContent:
-		h["Content-Range"] = []string{string(appendContentRange(nil, off, n, obj.Size()))}
+		h["Content-Range"] = []string{contentRange(off, n, obj.Size())}
 		h["Content-Length"] = []string{strconv.FormatInt(n, 10)}
 	case http.StatusRequestedRangeNotSatisfiable:
 		h["Content-Range"] = []string{"bytes */" + strconv.FormatInt(obj.Size(), 10)}
@@ -158,6 +158,13 @@ func rangeOf(req http.Header, obj *cache.Object) (code int, off, n int64) {
 		return http.StatusRequestedRangeNotSatisfiable, 0, 0
 	}
 	return http.StatusOK, 0, -1
+}
+
+// contentRange is the Content-Range value of the n bytes at off of a
+// representation of size bytes, made in one allocation.
+func contentRange(off, n, size int64) string {
+	var buf [72]byte // "bytes ", three int64s and their separators
+	return string(appendContentRange(buf[:0], off, n, size))
 }
 
 // appendContentRange appends the Content-Range value of the n bytes at off
