@@ -3,9 +3,11 @@
 package edge
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -31,10 +33,12 @@ import (
 // the accept loop nothing more, and a connection used once never enters
 // the set. A loop takes one ready
 // connection at a time, reads it, answers the plain hits read, writes
-// the answers without blocking, and goes back to epoll_wait: a ready
+// the answers without blocking, and takes the next ready one: a ready
 // connection goes to whichever loop runs first, and a preempted loop
 // holds up only the connection it is serving, as a thread per
-// connection server's would. Anything else (a partial head, a miss, a
+// connection server's would. The loops' system calls are raw
+// (h1fast_poll_raw_linux.go), and an idle loop parks in the runtime's
+// poller (poller.wait). Anything else (a partial head, a miss, a
 // close, shutdown) sends the connection to the goroutine it would have
 // had without the loops (fastConn.serve), which gives it back to the set
 // when it waits for a request again (fastConn.read). TLS connections
@@ -139,26 +143,59 @@ func newPoller(f *fastServer, loops int) *poller {
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	p.loops.Add(loops + 1)
+	waits := make([]*os.File, 0, loops)
 	for range loops {
-		go p.loop()
+		w, err := p.waiter()
+		if err != nil {
+			for _, w := range waits {
+				w.Close()
+			}
+			unix.Close(ep)
+			unix.Close(wake)
+			f.s.log.Warn("event loops unavailable; connections keep their goroutines", "err", err)
+			return nil
+		}
+		waits = append(waits, w)
+	}
+	p.loops.Add(loops + 1)
+	for _, w := range waits {
+		go p.loop(w)
 	}
 	go p.sweep()
 	f.s.lm.watchPoller(p, true)
 	return p
 }
 
+// waiter is a descriptor of the set of a loop's own, for the runtime's
+// network poller to wait on (poller.wait).
+func (p *poller) waiter() (*os.File, error) {
+	fd, err := unix.FcntlInt(uintptr(p.ep), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "epoll"), nil
+}
+
 // loop serves the connections of the set that become ready, one at a
 // time, until the wake eventfd says stop.
-func (p *poller) loop() {
+func (p *poller) loop(w *os.File) {
 	defer p.loops.Done()
+	defer w.Close()
+	rc, err := w.SyscallConn()
+	if err != nil {
+		rc = nil // wait blocks the thread instead
+	}
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
 	for {
-		n, err := unix.EpollWait(p.ep, evs, -1)
+		n, err := pollReady(p.ep, evs)
+		if err == nil && n == 0 {
+			n, err = p.wait(rc, evs)
+		}
 		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
 			p.f.s.log.Error("event loop stopped", "err", err)
 			return
 		}
@@ -167,6 +204,30 @@ func (p *poller) loop() {
 				return // wake: level triggered, so every loop sees it
 			}
 			p.ready(evs[i].Fd, uint32(evs[i].Pad), evs[i].Events)
+		}
+	}
+}
+
+// wait waits for events of the set. The loop's goroutine parks in the
+// runtime's poller on rc, its own descriptor of the set, so no thread
+// sits in a blocking system call for it: through epoll_wait, sysmon
+// would hand the thread's P to another thread and wake it for that
+// (bench/PROFILE.md, "The loops' threads"). Should the runtime's poller
+// refuse the set, the thread blocks in epoll_wait after all.
+func (p *poller) wait(rc syscall.RawConn, evs []unix.EpollEvent) (n int, err error) {
+	if rc != nil {
+		werr := rc.Read(func(uintptr) bool {
+			n, err = pollReady(p.ep, evs)
+			return n > 0 || err != nil
+		})
+		if werr == nil {
+			return n, err
+		}
+	}
+	for {
+		n, err = unix.EpollWait(p.ep, evs, -1)
+		if err != unix.EINTR {
+			return n, err
 		}
 	}
 }

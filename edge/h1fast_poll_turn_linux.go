@@ -5,7 +5,6 @@ package edge
 import (
 	"net"
 	"runtime/debug"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -81,7 +80,7 @@ func (c *fastConn) pollTurn(hup bool) turn {
 				c.release()
 			}
 		}
-		n, err := unix.Read(c.fd, c.rbuf[c.w:])
+		n, err := rawRead(c.fd, c.rbuf[c.w:])
 		switch {
 		case err == unix.EAGAIN:
 			if c.w > 0 {
@@ -111,7 +110,7 @@ func (c *fastConn) pollFlush() turn {
 		var n int
 		var err error
 		if len(c.out) == 1 {
-			n, err = unix.Write(c.fd, c.out[0])
+			n, err = rawWrite(c.fd, c.out[0])
 		} else {
 			n, err = c.writev()
 		}
@@ -168,12 +167,12 @@ func (c *fastConn) writev() (int, error) {
 	if len(iov) == 0 {
 		return 0, nil
 	}
-	n, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(c.fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	n, err := rawWritev(c.fd, iov)
 	clear(iov) // the bodies are not held past the write
-	if errno != 0 {
-		return 0, errno
+	if err != nil {
+		return 0, err
 	}
-	return int(n), nil
+	return n, nil
 }
 
 // pollFD returns nc's file descriptor if it is a plain TCP connection an

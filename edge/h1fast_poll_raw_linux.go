@@ -1,0 +1,70 @@
+//go:build linux
+
+package edge
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The loops' reads and writes on their non-blocking sockets are raw
+// system calls: they never block, so the runtime need not know about
+// them. Through syscall.Syscall each one is an entersyscall and an
+// exitsyscall, and a write that wakes the client on this core often has
+// the thread preempted inside the call: the P then sits in a system call,
+// sysmon hands it to another thread, and the loop comes back to find its
+// P gone, parks, and is resumed later on yet another thread
+// (bench/PROFILE.md, "The loops' threads"). A raw call keeps
+// the P with its thread, as a CPU-bound goroutine keeps it.
+
+// rawRead is read(2) without the runtime's system-call bookkeeping; fd
+// must be non-blocking.
+func rawRead(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// rawWrite is write(2) without the runtime's system-call bookkeeping; fd
+// must be non-blocking.
+func rawWrite(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// rawWritev is writev(2) of iov without the runtime's system-call
+// bookkeeping; fd must be non-blocking.
+func rawWritev(fd int, iov []unix.Iovec) (int, error) {
+	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(n), nil
+}
+
+// pollReady is a non-blocking epoll_wait: the events ready now, if any,
+// without giving up the P. An interrupted call is an empty one.
+func pollReady(ep int, evs []unix.EpollEvent) (int, error) {
+	n, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(ep), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), 0, 0, 0)
+	switch errno {
+	case 0:
+		return int(n), nil
+	case unix.EINTR:
+		return 0, nil
+	}
+	return 0, errno
+}
