@@ -110,6 +110,21 @@ type Server struct {
 	// shared. Default 0: one per CPU Go runs on (GOMAXPROCS); -1 turns
 	// them off, leaving each connection to a goroutine of its own.
 	EventLoops int `toml:"event_loops"`
+	// EventLoopSlice is how long an event loop serves ready connections
+	// in a row before it offers its CPU to any other thread waiting for
+	// it (sched_yield; it carries on at once when none is). Without it a
+	// loop at saturation is a CPU-bound thread that the kernel preempts
+	// only at its tick, and whatever shares its core (clients, TLS and
+	// miss goroutines' threads, other processes) waits that long. Default
+	// 200µs; "0s" never yields.
+	EventLoopSlice *Duration `toml:"event_loop_slice"`
+	// EventLoopPin pins each event loop to a CPU of its own, when the
+	// process may run on exactly as many CPUs as Go uses (GOMAXPROCS):
+	// with the loops spread over the cores, what waits on a core waits
+	// behind one loop, which yields to it. Not when the process may run
+	// on more CPUs than that (a CPU quota): pinned loops of several
+	// processes would pile up on the same cores. Default true.
+	EventLoopPin *bool `toml:"event_loop_pin"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare
 	// IPs as /32 or /128. Never nil after Validate.

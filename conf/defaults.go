@@ -27,6 +27,7 @@ const (
 	defaultWriteTimeout        = Duration(300 * time.Second)
 	defaultIdleTimeout         = Duration(75 * time.Second)
 	defaultShutdownTimeout     = Duration(30 * time.Second)
+	defaultEventLoopSlice      = Duration(200 * time.Microsecond)
 
 	defaultAdminListen = "127.0.0.1:9090"
 	defaultDemoListen  = "127.0.0.1:8081"
@@ -132,6 +133,12 @@ func (s *Server) ensureDefaults() {
 	setDefault(&s.WriteTimeout, defaultWriteTimeout)
 	setDefault(&s.IdleTimeout, defaultIdleTimeout)
 	setDefault(&s.ShutdownTimeout, defaultShutdownTimeout)
+	if s.EventLoopSlice == nil {
+		s.EventLoopSlice = ptr(defaultEventLoopSlice)
+	}
+	if s.EventLoopPin == nil {
+		s.EventLoopPin = ptr(true)
+	}
 }
 
 func (c *Cache) ensureDefaults(role string) {

@@ -26,6 +26,8 @@ func TestEnsureDefaults(t *testing.T) {
 		{"server.idle_timeout", c.Server.IdleTimeout.D(), 75 * time.Second},
 		{"server.shutdown_timeout", c.Server.ShutdownTimeout.D(), 30 * time.Second},
 		{"server.trusted_proxies", len(c.Server.TrustedPrefixes), 0},
+		{"server.event_loop_slice", c.Server.EventLoopSlice.D(), 200 * time.Microsecond},
+		{"server.event_loop_pin", *c.Server.EventLoopPin, true},
 		{"admin.listen", c.Admin.Listen, "127.0.0.1:9090"},
 		{"demo.enabled", c.Demo.Enabled, false},
 		{"demo.listen", c.Demo.Listen, "127.0.0.1:8081"},
@@ -202,5 +204,12 @@ key = {query = "none", headers = ["x-device", "ACCEPT-language"], cookies = ["Se
 	}
 	if k := c.Cache.Policy.Key; !slices.Equal(k.QueryExclude, []string{"utm_source"}) {
 		t.Errorf("Effective.Key aliases the node's key: %v", k.QueryExclude)
+	}
+}
+
+func TestEventLoopSliceZeroIsNever(t *testing.T) {
+	c := mustParse(t, "[server]\nevent_loop_slice = \"0s\"\n"+minimal)
+	if got := c.Server.EventLoopSlice.D(); got != 0 {
+		t.Fatalf("event_loop_slice = \"0s\": got %v, want 0 (never yield), not the default", got)
 	}
 }

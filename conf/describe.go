@@ -45,13 +45,20 @@ func (c *Config) Describe(w io.Writer) error {
 	d.line("  limits: headers %v, URI %v, request body %v", s.MaxHeaderBytes, s.MaxURIBytes, s.MaxRequestBodyBytes)
 	d.line("  timeouts: read headers %v, read %v, write %v, idle %v, shutdown %v",
 		s.ReadHeaderTimeout, s.ReadTimeout, s.WriteTimeout, s.IdleTimeout, s.ShutdownTimeout)
+	yield := "never yield the CPU"
+	if d := s.EventLoopSlice; d != nil && *d > 0 {
+		yield = "yield the CPU after " + d.String() + " busy"
+	}
+	if p := s.EventLoopPin; p != nil && *p {
+		yield += ", pinned to a CPU each when the process may use just GOMAXPROCS CPUs"
+	}
 	switch s.EventLoops {
 	case -1:
 		d.line("  event loops: off (a goroutine per connection)")
 	case 0:
-		d.line("  event loops: one per CPU")
+		d.line("  event loops: one per CPU, %s", yield)
 	default:
-		d.line("  event loops: %d", s.EventLoops)
+		d.line("  event loops: %d, %s", s.EventLoops, yield)
 	}
 	if len(s.TrustedProxies) == 0 {
 		d.line("  X-Forwarded-For trusted from: nobody (always replaced)")

@@ -77,6 +77,10 @@ func (v *validator) positiveSize(k string, n Size) {
 // add contention.
 const maxEventLoops = 1024
 
+// maxEventLoopSlice bounds server.event_loop_slice: the kernel preempts a
+// busy thread at its tick (1 to 10 ms), so a longer slice never yields.
+const maxEventLoopSlice = Duration(10_000_000) // 10ms
+
 func (v *validator) server(s *Server) {
 	if len(s.Listen) == 0 {
 		v.fail("server.listen", "at least one address is required")
@@ -97,6 +101,9 @@ func (v *validator) server(s *Server) {
 	v.positive("server.shutdown_timeout", s.ShutdownTimeout)
 	if s.EventLoops < -1 || s.EventLoops > maxEventLoops {
 		v.fail("server.event_loops", "%d is out of range: -1 (off), 0 (one per CPU) or up to %d loops", s.EventLoops, maxEventLoops)
+	}
+	if d := s.EventLoopSlice; d != nil && (*d < 0 || *d > maxEventLoopSlice) {
+		v.fail("server.event_loop_slice", "%v is out of range: 0s (never yield) up to %v", *d, maxEventLoopSlice)
 	}
 
 	s.TrustedPrefixes = make([]netip.Prefix, 0, len(s.TrustedProxies))

@@ -86,6 +86,14 @@ event_loops = -2 # @server.event_loops
 [server]
 event_loops = 5000 # @server.event_loops
 ` + minimal},
+		{name: "negative event loop slice", msg: "must not be negative", toml: `
+[server]
+event_loop_slice = "-1us" # @server.event_loop_slice
+` + minimal},
+		{name: "event loop slice past any tick", msg: "up to 10ms", toml: `
+[server]
+event_loop_slice = "20ms" # @server.event_loop_slice
+` + minimal},
 
 		// Cache.
 		{name: "memory below 1MiB", msg: "at least 1MiB", toml: `
@@ -434,6 +442,10 @@ event_loops = -1
 		{"four event loops", `
 [server]
 event_loops = 4
+` + minimal},
+		{"event loops never yield", `
+[server]
+event_loop_slice = "0s"
 ` + minimal},
 		{"empty host listens on all interfaces", `
 [server]

@@ -36,9 +36,11 @@ import (
 // the answers without blocking, and takes the next ready one: a ready
 // connection goes to whichever loop runs first, and a preempted loop
 // holds up only the connection it is serving, as a thread per
-// connection server's would. The loops' system calls are raw
-// (h1fast_poll_raw_linux.go), and an idle loop parks in the runtime's
-// poller (poller.wait). Anything else (a partial head, a miss, a
+// connection server's would. The loops' own threads are handled with
+// care (poller.loop, poller.wait, h1fast_poll_raw_linux.go,
+// h1fast_poll_pin_linux.go): their system calls are raw, they park in
+// the runtime's poller when idle, yield their CPU after a slice of
+// work, and are pinned one to a CPU. Anything else (a partial head, a miss, a
 // close, shutdown) sends the connection to the goroutine it would have
 // had without the loops (fastConn.serve), which gives it back to the set
 // when it waits for a request again (fastConn.read). TLS connections
@@ -77,6 +79,9 @@ type poller struct {
 	ep   int // the epoll set
 	wake int // an eventfd in the set, written to stop the loops
 	tick time.Duration
+	// slice is how long a loop serves before it yields its CPU; 0 never
+	// (server.event_loop_slice).
+	slice time.Duration
 
 	mu     sync.Mutex
 	slots  atomic.Pointer[[]*pollSlot] // index: the events' Fd; grown under mu
@@ -133,6 +138,9 @@ func newPoller(f *fastServer, loops int) *poller {
 	}
 	p := &poller{f: f, ep: ep, wake: wake, stop: make(chan struct{}), warn: rate.Sometimes{Interval: time.Second}}
 	p.tick = time.Second
+	if d := f.s.cfg.Server.EventLoopSlice; d != nil {
+		p.slice = d.D()
+	}
 	for _, t := range []time.Duration{f.idleTimeout, f.writeTimeout} {
 		if t > 0 {
 			p.tick = min(p.tick, max(slack(t), time.Millisecond))
@@ -157,9 +165,16 @@ func newPoller(f *fastServer, loops int) *poller {
 		}
 		waits = append(waits, w)
 	}
+	pin := f.s.cfg.Server.EventLoopPin
+	cpus := loopCPUs(pin != nil && *pin, loops)
+	f.s.log.Info("event loops", "listener", f.ln.Addr().String(), "loops", loops, "pinned", cpus != nil, "slice", p.slice)
 	p.loops.Add(loops + 1)
-	for _, w := range waits {
-		go p.loop(w)
+	for i, w := range waits {
+		cpu := -1
+		if cpus != nil {
+			cpu = cpus[i]
+		}
+		go p.loop(w, cpu)
 	}
 	go p.sweep()
 	f.s.lm.watchPoller(p, true)
@@ -181,23 +196,45 @@ func (p *poller) waiter() (*os.File, error) {
 }
 
 // loop serves the connections of the set that become ready, one at a
-// time, until the wake eventfd says stop.
-func (p *poller) loop(w *os.File) {
+// time, until the wake eventfd says stop; pinned to cpu unless it is -1.
+// Having served for p.slice without finding the set empty, it offers
+// its CPU to whatever else waits for it (sched_yield): at saturation a
+// loop is otherwise a CPU-bound thread, which the kernel preempts only
+// at its tick, and a client or another process on its core waits that
+// long (bench/PROFILE.md, "The loops' threads").
+func (p *poller) loop(w *os.File, cpu int) {
 	defer p.loops.Done()
 	defer w.Close()
+	if cpu >= 0 {
+		unpin, err := pinThread(cpu)
+		if err != nil {
+			p.f.s.log.Warn("event loop not pinned", "cpu", cpu, "err", err)
+		}
+		defer unpin()
+	}
 	rc, err := w.SyscallConn()
 	if err != nil {
 		rc = nil // wait blocks the thread instead
 	}
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
+	var since time.Time               // when the loop last found the set empty, or yielded
 	for {
 		n, err := pollReady(p.ep, evs)
 		if err == nil && n == 0 {
+			since = time.Time{}
 			n, err = p.wait(rc, evs)
 		}
 		if err != nil {
 			p.f.s.log.Error("event loop stopped", "err", err)
 			return
+		}
+		if p.slice > 0 {
+			if now := time.Now(); since.IsZero() {
+				since = now
+			} else if now.Sub(since) >= p.slice {
+				yieldCPU()
+				since = time.Now()
+			}
 		}
 		for i := range n {
 			if evs[i].Fd < 0 {

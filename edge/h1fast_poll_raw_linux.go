@@ -68,3 +68,10 @@ func pollReady(ep int, evs []unix.EpollEvent) (int, error) {
 	}
 	return 0, errno
 }
+
+// yieldCPU offers the thread's CPU to any other thread waiting for it
+// (sched_yield(2)); it returns at once when none is. The P stays with
+// the thread: its goroutine carries on right after.
+func yieldCPU() {
+	unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}

@@ -1,0 +1,67 @@
+//go:build linux
+
+package edge
+
+import (
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Pinning the event loops (server.event_loop_pin).
+//
+// A loop that yields (poller.slice) gives its core to whatever waits
+// there. That helps only if what waits shares a core with a loop: left
+// to the kernel, two client threads can share one core, each waiting a
+// whole tick for the other, while the two loops share the other core.
+// With one loop pinned to each core, whatever runs on a core runs beside
+// one loop (bench/PROFILE.md, "The loops' threads").
+
+// maxCPUs is how many CPUs unix.CPUSet can name.
+const maxCPUs = 1024
+
+// loopCPUs returns the CPU each of n loops is pinned to, or nil when they
+// are not pinned: pinning is off, or the process may run on more (or
+// fewer) CPUs than Go uses, as under a CPU quota, where the pinned loops
+// of every process on the host would pile up on the same cores.
+func loopCPUs(pin bool, n int) []int {
+	if !pin || n <= 0 {
+		return nil
+	}
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) != nil {
+		return nil
+	}
+	var cpus []int
+	for c := range maxCPUs {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	if len(cpus) == 0 || len(cpus) != runtime.GOMAXPROCS(0) {
+		return nil
+	}
+	out := make([]int, n)
+	for i := range out {
+		out[i] = cpus[i%len(cpus)]
+	}
+	return out
+}
+
+// pinThread locks the calling goroutine to its thread and the thread to
+// cpu, and returns what puts the thread's CPUs back. The goroutine never
+// unlocks the thread: when it returns, the thread ends with it, or, if
+// it is the main thread, which never ends, it is parked for good, with
+// its CPUs put back by then.
+func pinThread(cpu int) (unpin func(), err error) {
+	runtime.LockOSThread()
+	var was, set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &was); err != nil {
+		return func() {}, err
+	}
+	set.Set(cpu)
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return func() {}, err
+	}
+	return func() { _ = unix.SchedSetaffinity(0, &was) }, nil
+}

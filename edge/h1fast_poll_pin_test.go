@@ -1,0 +1,111 @@
+//go:build linux
+
+package edge
+
+import (
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// pinnedThreads counts the threads of this process that may run on one
+// CPU only, by CPU.
+func pinnedThreads(t *testing.T) map[int]int {
+	t.Helper()
+	paths, err := filepath.Glob("/proc/self/task/*/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[int]int{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		for line := range strings.Lines(string(b)) {
+			v, ok := strings.CutPrefix(line, "Cpus_allowed_list:")
+			if !ok {
+				continue
+			}
+			if cpu, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+				out[cpu]++
+			}
+		}
+	}
+	return out
+}
+
+// samePinned reports whether got counts want's pinned threads plus add
+// on each CPU of add.
+func samePinned(got, want map[int]int, add []int) bool {
+	w := map[int]int{}
+	for cpu, n := range want {
+		w[cpu] = n
+	}
+	for _, cpu := range add {
+		w[cpu]++
+	}
+	for cpu, n := range w {
+		if got[cpu] != n {
+			return false
+		}
+	}
+	for cpu, n := range got {
+		if w[cpu] != n {
+			return false
+		}
+	}
+	return true
+}
+
+// TestEventLoopsPinnedOnePerCPU: with the defaults, each loop's thread
+// is pinned to a CPU of its own while the loops run, and the threads end
+// with them; event_loop_pin = false pins none.
+func TestEventLoopsPinnedOnePerCPU(t *testing.T) {
+	cpus := loopCPUs(true, runtime.GOMAXPROCS(0))
+	if cpus == nil {
+		t.Skip("this process may run on more CPUs than GOMAXPROCS: the loops are not pinned here")
+	}
+	before := pinnedThreads(t)
+	clk := newClock()
+	o := httptest.NewServer(fastOrigin(clk, &counter{}))
+	defer o.Close()
+
+	n, stop := launch(t, catchAllConfig(t, o, ""), o, clk)
+	if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, cpus) }) {
+		t.Fatalf("pinned threads by CPU: %v, want %v plus one on each of %v", pinnedThreads(t), before, cpus)
+	}
+	// The pinned loops serve: a connection's second hit is theirs.
+	for range 2 {
+		if resp, _ := n.get("/obj/pin"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if !waitFor(func() bool { return waitingConns(t, n) == 1 }) {
+		t.Fatalf("%v connections in the event loops, want 1", waitingConns(t, n))
+	}
+	settle(t, n)
+	stop()
+	if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, nil) }) {
+		t.Fatalf("after shutdown, pinned threads by CPU: %v, want %v", pinnedThreads(t), before)
+	}
+
+	off, stop := launch(t, catchAllConfig(t, o, "[server]\nevent_loop_pin = false\n"), o, clk)
+	defer stop()
+	for range 2 {
+		if resp, _ := off.get("/obj/unpinned"); resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if !waitFor(func() bool { return waitingConns(t, off) == 1 }) {
+		t.Fatalf("%v connections in the event loops, want 1", waitingConns(t, off))
+	}
+	if got := pinnedThreads(t); !samePinned(got, before, nil) {
+		t.Errorf("event_loop_pin = false: pinned threads by CPU %v, want %v", got, before)
+	}
+	settle(t, off)
+}
