@@ -119,10 +119,11 @@ type Server struct {
 	// 200µs; "0s" never yields.
 	EventLoopSlice *Duration `toml:"event_loop_slice"`
 	// EventLoopPin pins each event loop to a CPU of its own, when the
-	// process may run on exactly as many CPUs as Go uses (GOMAXPROCS):
-	// with the loops spread over the cores, what waits on a core waits
-	// behind one loop, which yields to it. Not when the process may run
-	// on more CPUs than that (a CPU quota): pinned loops of several
+	// loops are one per CPU (event_loops = 0) and the process may run on
+	// exactly as many CPUs as Go uses (GOMAXPROCS): with the loops spread
+	// over the cores, what waits on a core waits behind one loop, which
+	// yields to it. Not under a CPU quota (more CPUs allowed than Go
+	// uses), or with fewer loops than CPUs: pinned loops of several
 	// processes would pile up on the same cores. Default true.
 	EventLoopPin *bool `toml:"event_loop_pin"`
 

@@ -5,6 +5,7 @@ package edge
 import (
 	"os"
 	"runtime"
+	rtmetrics "runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -37,11 +38,11 @@ import (
 // connection goes to whichever loop runs first, and a preempted loop
 // holds up only the connection it is serving, as a thread per
 // connection server's would. The loops' own threads are handled with
-// care (poller.loop, poller.wait, h1fast_poll_raw_linux.go,
+// care (poller.loop, poller.await, h1fast_poll_raw_linux.go,
 // h1fast_poll_pin_linux.go): their system calls are raw, they park in
 // the runtime's poller when idle, yield their CPU after a slice of
-// work, and are pinned one to a CPU. Anything else (a partial head, a miss, a
-// close, shutdown) sends the connection to the goroutine it would have
+// work, and, one per CPU, are pinned one to each. Anything else (a
+// partial head, a miss, a close, shutdown) sends the connection to the goroutine it would have
 // had without the loops (fastConn.serve), which gives it back to the set
 // when it waits for a request again (fastConn.read). TLS connections
 // keep their goroutine.
@@ -79,6 +80,9 @@ type poller struct {
 	ep   int // the epoll set
 	wake int // an eventfd in the set, written to stop the loops
 	tick time.Duration
+	// waiters are descriptors of ep for the runtime's poller to wait on,
+	// loop i on waiters[i%len(waiters)] (poller.await).
+	waiters []waiter
 	// slice is how long a loop serves before it yields its CPU; 0 never
 	// (server.event_loop_slice).
 	slice time.Duration
@@ -151,48 +155,64 @@ func newPoller(f *fastServer, loops int) *poller {
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
-	waits := make([]*os.File, 0, loops)
-	for range loops {
-		w, err := p.waiter()
-		if err != nil {
-			for _, w := range waits {
-				w.Close()
-			}
-			unix.Close(ep)
-			unix.Close(wake)
-			f.s.log.Warn("event loops unavailable; connections keep their goroutines", "err", err)
-			return nil
-		}
-		waits = append(waits, w)
+	if err := p.openWaiters(min(loops, maxWaiters)); err != nil {
+		p.closeWaiters()
+		unix.Close(ep)
+		unix.Close(wake)
+		f.s.log.Warn("event loops unavailable; connections keep their goroutines", "err", err)
+		return nil
 	}
 	pin := f.s.cfg.Server.EventLoopPin
 	cpus := loopCPUs(pin != nil && *pin, loops)
 	f.s.log.Info("event loops", "listener", f.ln.Addr().String(), "loops", loops, "pinned", cpus != nil, "slice", p.slice)
 	p.loops.Add(loops + 1)
-	for i, w := range waits {
+	for i := range loops {
 		cpu := -1
 		if cpus != nil {
 			cpu = cpus[i]
 		}
-		go p.loop(w, cpu)
+		go p.loop(cpu, p.waiters[i%len(p.waiters)])
 	}
 	go p.sweep()
 	f.s.lm.watchPoller(p, true)
 	return p
 }
 
-// waiter is a descriptor of the set of a loop's own, for the runtime's
-// network poller to wait on (poller.wait).
-func (p *poller) waiter() (*os.File, error) {
-	fd, err := unix.FcntlInt(uintptr(p.ep), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
+// maxWaiters caps the descriptors the loops wait on (poller.await).
+const maxWaiters = 2
+
+// waiter is a descriptor of the set for the runtime's network poller.
+type waiter struct {
+	f  *os.File
+	rc syscall.RawConn // f's; nil if the runtime's poller refused it
+}
+
+// openWaiters makes p.waiters, n descriptors of the set.
+func (p *poller) openWaiters(n int) error {
+	for range n {
+		fd, err := unix.FcntlInt(uintptr(p.ep), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if err := unix.SetNonblock(fd, true); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		w := waiter{f: os.NewFile(uintptr(fd), "epoll")}
+		if rc, err := w.f.SyscallConn(); err == nil {
+			w.rc = rc
+		}
+		p.waiters = append(p.waiters, w)
 	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, err
+	return nil
+}
+
+// closeWaiters closes p.waiters, once the loops are done with them.
+func (p *poller) closeWaiters() {
+	for _, w := range p.waiters {
+		w.f.Close()
 	}
-	return os.NewFile(uintptr(fd), "epoll"), nil
+	p.waiters = nil
 }
 
 // loop serves the connections of the set that become ready, one at a
@@ -202,9 +222,8 @@ func (p *poller) waiter() (*os.File, error) {
 // loop is otherwise a CPU-bound thread, which the kernel preempts only
 // at its tick, and a client or another process on its core waits that
 // long (bench/PROFILE.md, "The loops' threads").
-func (p *poller) loop(w *os.File, cpu int) {
+func (p *poller) loop(cpu int, w waiter) {
 	defer p.loops.Done()
-	defer w.Close()
 	if cpu >= 0 {
 		unpin, err := pinThread(cpu)
 		if err != nil {
@@ -212,17 +231,22 @@ func (p *poller) loop(w *os.File, cpu int) {
 		}
 		defer unpin()
 	}
-	rc, err := w.SyscallConn()
-	if err != nil {
-		rc = nil // wait blocks the thread instead
-	}
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
-	var since time.Time               // when the loop last found the set empty, or yielded
+	var n int
+	var err error
+	poll := func(uintptr) bool { // for p.wait, made once
+		n, err = pollReady(p.ep, evs)
+		return n > 0 || err != nil
+	}
+	var since time.Time // when the loop last found the set empty, or yielded
+	runnable := []rtmetrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
 	for {
-		n, err := pollReady(p.ep, evs)
+		n, err = pollReady(p.ep, evs)
 		if err == nil && n == 0 {
 			since = time.Time{}
-			n, err = p.wait(rc, evs)
+			if !p.await(w, poll) {
+				n, err = p.block(evs)
+			}
 		}
 		if err != nil {
 			p.f.s.log.Error("event loop stopped", "err", err)
@@ -232,7 +256,7 @@ func (p *poller) loop(w *os.File, cpu int) {
 			if now := time.Now(); since.IsZero() {
 				since = now
 			} else if now.Sub(since) >= p.slice {
-				yieldCPU()
+				p.yield(runnable)
 				since = time.Now()
 			}
 		}
@@ -245,28 +269,45 @@ func (p *poller) loop(w *os.File, cpu int) {
 	}
 }
 
-// wait waits for events of the set. The loop's goroutine parks in the
-// runtime's poller on rc, its own descriptor of the set, so no thread
-// sits in a blocking system call for it: through epoll_wait, sysmon
-// would hand the thread's P to another thread and wake it for that
-// (bench/PROFILE.md, "The loops' threads"). Should the runtime's poller
-// refuse the set, the thread blocks in epoll_wait after all.
-func (p *poller) wait(rc syscall.RawConn, evs []unix.EpollEvent) (n int, err error) {
-	if rc != nil {
-		werr := rc.Read(func(uintptr) bool {
-			n, err = pollReady(p.ep, evs)
-			return n > 0 || err != nil
-		})
-		if werr == nil {
-			return n, err
-		}
-	}
+// await waits for events of the set in the runtime's poller, on w, and
+// takes one with poll, which records it for the caller; false if the
+// runtime's poller refused to wait on the set (block waits then). A
+// parked loop holds no thread in a blocking system call: through
+// epoll_wait, sysmon would hand the thread's P to another thread and
+// wake it for that (bench/PROFILE.md, "The loops' threads"). An event
+// wakes every goroutine parked on a descriptor of the set, so the loops
+// share at most maxWaiters of them: the read lock of each lets one loop
+// wait on it at a time, while the others queue on the lock, and an event
+// wakes the one waiting and then the next in line, which waits in its
+// turn or takes a second event. However many loops there are, an event
+// costs a few wake-ups, not one per loop.
+func (p *poller) await(w waiter, poll func(uintptr) bool) bool {
+	return w.rc != nil && w.rc.Read(poll) == nil
+}
+
+// block waits for events of the set in epoll_wait.
+func (p *poller) block(evs []unix.EpollEvent) (int, error) {
 	for {
-		n, err = unix.EpollWait(p.ep, evs, -1)
+		n, err := unix.EpollWait(p.ep, evs, -1)
 		if err != unix.EINTR {
 			return n, err
 		}
 	}
+}
+
+// yield ends a loop's slice. Goroutines queued for a P go first
+// (runtime.Gosched), when runnable, a sample of the runtime's metric,
+// says some are: the loops hold every P while they are saturated, and
+// without it a miss, a pass or a TLS connection waits for the runtime to
+// preempt a loop, up to 10 ms per step (bench/PROFILE.md, "The loops'
+// threads"). Then the loop offers its CPU to any other thread
+// (yieldCPU).
+func (p *poller) yield(runnable []rtmetrics.Sample) {
+	rtmetrics.Read(runnable)
+	if v := runnable[0].Value; v.Kind() == rtmetrics.KindUint64 && v.Uint64() > 0 {
+		runtime.Gosched()
+	}
+	yieldCPU()
 }
 
 // ready serves slot idx's connection for an event of generation gen,

@@ -21,11 +21,12 @@ import (
 const maxCPUs = 1024
 
 // loopCPUs returns the CPU each of n loops is pinned to, or nil when they
-// are not pinned: pinning is off, or the process may run on more (or
-// fewer) CPUs than Go uses, as under a CPU quota, where the pinned loops
-// of every process on the host would pile up on the same cores.
+// are not pinned: pinning is off, the loops are not one per CPU, or the
+// process may run on more (or fewer) CPUs than Go uses, as under a CPU
+// quota, where the pinned loops of every process on the host would pile
+// up on the same cores.
 func loopCPUs(pin bool, n int) []int {
-	if !pin || n <= 0 {
+	if !pin || n <= 0 || n != runtime.GOMAXPROCS(0) {
 		return nil
 	}
 	var set unix.CPUSet
@@ -38,14 +39,10 @@ func loopCPUs(pin bool, n int) []int {
 			cpus = append(cpus, c)
 		}
 	}
-	if len(cpus) == 0 || len(cpus) != runtime.GOMAXPROCS(0) {
+	if len(cpus) != n {
 		return nil
 	}
-	out := make([]int, n)
-	for i := range out {
-		out[i] = cpus[i%len(cpus)]
-	}
-	return out
+	return cpus
 }
 
 // pinThread locks the calling goroutine to its thread and the thread to

@@ -29,6 +29,7 @@ func rawRead(fd int, p []byte) (int, error) {
 	if errno != 0 {
 		return -1, errno
 	}
+	raceWrite(ptr, int(n))
 	return int(n), nil
 }
 
@@ -39,6 +40,7 @@ func rawWrite(fd int, p []byte) (int, error) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
+	raceRead(ptr, len(p))
 	n, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
 	if errno != 0 {
 		return -1, errno
@@ -49,6 +51,9 @@ func rawWrite(fd int, p []byte) (int, error) {
 // rawWritev is writev(2) of iov without the runtime's system-call
 // bookkeeping; fd must be non-blocking.
 func rawWritev(fd int, iov []unix.Iovec) (int, error) {
+	for _, v := range iov {
+		raceRead(unsafe.Pointer(v.Base), int(v.Len))
+	}
 	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
 	if errno != 0 {
 		return -1, errno

@@ -97,6 +97,7 @@ func (p *poller) shutdown() {
 	p.loops.Wait()
 	p.mu.Lock()
 	p.closed = true
+	p.closeWaiters()
 	unix.Close(p.ep)
 	unix.Close(p.wake)
 	p.mu.Unlock()

@@ -96,8 +96,8 @@ func (t *shieldTier) close() {
 // "-shield" (names must differ: CDN-Loop refuses a request that already
 // passed a node of the same name), the same origins and routes, the
 // memory tier only, no admin, no demo origin, no TLS, no shield pool of
-// its own. It trusts loopback peers' X-Forwarded-For, since the edge is
-// one. Targeted cache-control headers are left on its responses (a
+// its own, the edge's event loop settings. It trusts loopback peers'
+// X-Forwarded-For, since the edge is one. Targeted cache-control headers are left on its responses (a
 // shield's default), so the edge sees them.
 func demoShieldConfig(edgeCfg *conf.Config) (*conf.Config, error) {
 	c := &conf.Config{
@@ -107,6 +107,9 @@ func demoShieldConfig(edgeCfg *conf.Config) (*conf.Config, error) {
 			Listen:         []string{edgeCfg.Demo.ShieldListen},
 			Name:           edgeCfg.Server.Name + "-shield",
 			TrustedProxies: []string{"127.0.0.1", "::1"},
+			EventLoops:     edgeCfg.Server.EventLoops,
+			EventLoopSlice: edgeCfg.Server.EventLoopSlice,
+			EventLoopPin:   edgeCfg.Server.EventLoopPin,
 		},
 		Admin: conf.Admin{Disabled: true},
 		Cache: conf.Cache{
