@@ -42,10 +42,10 @@ import (
 // h1fast_poll_pin_linux.go): their system calls are raw, they park in
 // the runtime's poller when idle, yield their CPU after a slice of
 // work, and, one per CPU, are pinned one to each. Anything else (a
-// partial head, a miss, a close, shutdown) sends the connection to the goroutine it would have
-// had without the loops (fastConn.serve), which gives it back to the set
-// when it waits for a request again (fastConn.read). TLS connections
-// keep their goroutine.
+// partial head, a miss, a close, shutdown) sends the connection to the
+// goroutine it would have had without the loops (fastConn.serve), which
+// gives it back to the set when it waits for a request again
+// (fastConn.read). TLS connections keep their goroutine.
 //
 // A connection in the set is owned through its slot's word, a state and
 // a generation in one atomic: a loop (or the sweeper, or shutdown) that
@@ -234,7 +234,7 @@ func (p *poller) loop(cpu int, w waiter) {
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
 	var n int
 	var err error
-	poll := func(uintptr) bool { // for p.wait, made once
+	poll := func(uintptr) bool { // for p.await, made once
 		n, err = pollReady(p.ep, evs)
 		return n > 0 || err != nil
 	}
