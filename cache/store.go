@@ -99,9 +99,15 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 	// on average, within sane bounds.
 	counters := min(max(maxCost/4096*10, 10_000), 50_000_000)
 	mem, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
-		NumCounters:        counters,
-		MaxCost:            maxCost,
-		BufferItems:        64,
+		NumCounters: counters,
+		MaxCost:     maxCost,
+		// Reads reach the admission policy in batches of BufferItems,
+		// each waking its goroutine; ristretto suggests 64, but at 100k
+		// hits a second that is 1,500 wake-ups a second, each taking a
+		// core from the event loops (bench/PROFILE.md, "A spare P").
+		// TestMemoryTierKeepsHotObjectsThroughAScan checks what it
+		// does to admission.
+		BufferItems:        1024,
 		Metrics:            true,
 		IgnoreInternalCost: true, // entry.cost already counts an overhead
 	})
