@@ -107,8 +107,9 @@ type Server struct {
 	// of the plain listeners while they wait for a request (Linux only;
 	// see edge/h1fast_poll_linux.go): a ready connection is answered by whichever
 	// loop runs first, which keeps tail latency low when the CPU is
-	// shared. Default 0: one per CPU Go runs on (GOMAXPROCS); -1 turns
-	// them off, leaving each connection to a goroutine of its own.
+	// shared. Default 0: one per CPU the process may run on, but no more
+	// than GOMAXPROCS (lower under a CPU quota); -1 turns them off,
+	// leaving each connection to a goroutine of its own.
 	EventLoops int `toml:"event_loops"`
 	// EventLoopSlice is how long an event loop serves ready connections
 	// in a row before it offers its CPU to any other thread waiting for
@@ -119,12 +120,15 @@ type Server struct {
 	// 200µs; "0s" never yields.
 	EventLoopSlice *Duration `toml:"event_loop_slice"`
 	// EventLoopPin pins each event loop to a CPU of its own, when the
-	// loops are one per CPU (event_loops = 0) and the process may run on
-	// exactly as many CPUs as Go uses (GOMAXPROCS): with the loops spread
-	// over the cores, what waits on a core waits behind one loop, which
-	// yields to it. Not under a CPU quota (more CPUs allowed than Go
-	// uses), or with fewer loops than CPUs: pinned loops of several
-	// processes would pile up on the same cores. Default true.
+	// loops are one per CPU (event_loops = 0) and Go may run them all at
+	// once (GOMAXPROCS at least the CPUs): with the loops spread over the
+	// cores, what waits on a core waits behind one loop, which yields to
+	// it. Not under a CPU quota (more CPUs allowed than Go uses), or with
+	// fewer loops than CPUs: pinned loops of several processes would pile
+	// up on the same cores. When it applies and the environment does not
+	// set GOMAXPROCS, the popcache binary gives Go one P more than CPUs,
+	// so that goroutines (misses, passes, TLS, HTTP/2) need not wait for
+	// a loop to yield. Default true.
 	EventLoopPin *bool `toml:"event_loop_pin"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare

@@ -50,7 +50,7 @@ func (c *Config) Describe(w io.Writer) error {
 		yield = "yield the CPU after " + d.String() + " busy"
 	}
 	if p := s.EventLoopPin; p != nil && *p {
-		yield += ", pinned one per CPU when they are one per CPU and the process may use just GOMAXPROCS CPUs"
+		yield += ", pinned one per CPU when they are one per CPU and GOMAXPROCS is at least the CPUs"
 	}
 	switch s.EventLoops {
 	case -1:

@@ -120,7 +120,7 @@ func slotGen(w uint64) uint32 { return uint32(w >> 32) }
 // gen is the slot's current generation.
 func (sl *pollSlot) gen() uint32 { return slotGen(sl.word.Load()) }
 
-// newPoller starts loops event loops (one per GOMAXPROCS when 0) and the
+// newPoller starts loops event loops (defaultLoops when 0) and the
 // sweeper that enforces the idle and write timeouts of the connections
 // in the set; nil when the set cannot be made.
 func newPoller(f *fastServer, loops int) *poller {
@@ -153,7 +153,7 @@ func newPoller(f *fastServer, loops int) *poller {
 	p.now.Store(time.Now().UnixNano())
 	p.slots.Store(new([]*pollSlot))
 	if loops <= 0 {
-		loops = runtime.GOMAXPROCS(0)
+		loops = defaultLoops()
 	}
 	if err := p.openWaiters(min(loops, maxWaiters)); err != nil {
 		p.closeWaiters()
@@ -164,7 +164,7 @@ func newPoller(f *fastServer, loops int) *poller {
 	}
 	pin := f.s.cfg.Server.EventLoopPin
 	cpus := loopCPUs(pin != nil && *pin, loops)
-	f.s.log.Info("event loops", "listener", f.ln.Addr().String(), "loops", loops, "pinned", cpus != nil, "slice", p.slice)
+	f.s.log.Info("event loops", "listener", f.ln.Addr().String(), "loops", loops, "pinned", cpus != nil, "slice", p.slice, "gomaxprocs", runtime.GOMAXPROCS(0))
 	p.loops.Add(loops + 1)
 	for i := range loops {
 		cpu := -1

@@ -2,7 +2,12 @@
 
 package edge
 
-import "net"
+import (
+	"net"
+	"runtime"
+
+	"github.com/popcache/popcache/conf"
+)
 
 // Event loops are Linux's (h1fast_poll_linux.go); elsewhere every
 // connection keeps its goroutine.
@@ -22,3 +27,6 @@ func (*poller) release(*fastConn)        {}
 func (*poller) shutdown()                {}
 func (*poller) waiting() int             { return 0 }
 func pollFD(net.Conn) int                { return -1 }
+
+// SpareProc returns GOMAXPROCS: there are no loops to make room beside.
+func SpareProc(*conf.Server) int { return runtime.GOMAXPROCS(0) }

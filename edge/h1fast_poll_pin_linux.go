@@ -3,9 +3,12 @@
 package edge
 
 import (
+	"os"
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/popcache/popcache/conf"
 )
 
 // Pinning the event loops (server.event_loop_pin).
@@ -20,15 +23,9 @@ import (
 // maxCPUs is how many CPUs unix.CPUSet can name.
 const maxCPUs = 1024
 
-// loopCPUs returns the CPU each of n loops is pinned to, or nil when they
-// are not pinned: pinning is off, the loops are not one per CPU, or the
-// process may run on more (or fewer) CPUs than Go uses, as under a CPU
-// quota, where the pinned loops of every process on the host would pile
-// up on the same cores.
-func loopCPUs(pin bool, n int) []int {
-	if !pin || n <= 0 || n != runtime.GOMAXPROCS(0) {
-		return nil
-	}
+// allowedCPUs lists the CPUs this process may run on, or nil when the
+// kernel does not say.
+func allowedCPUs() []int {
 	var set unix.CPUSet
 	if unix.SchedGetaffinity(0, &set) != nil {
 		return nil
@@ -39,10 +36,56 @@ func loopCPUs(pin bool, n int) []int {
 			cpus = append(cpus, c)
 		}
 	}
-	if len(cpus) != n {
+	return cpus
+}
+
+// defaultLoops is how many loops event_loops = 0 means: one per CPU the
+// process may run on, but no more than Go runs goroutines on at once
+// (GOMAXPROCS, lower under a CPU quota).
+func defaultLoops() int {
+	n := runtime.GOMAXPROCS(0)
+	if cpus := allowedCPUs(); len(cpus) > 0 {
+		n = min(n, len(cpus))
+	}
+	return n
+}
+
+// loopCPUs returns the CPU each of n loops is pinned to, or nil when they
+// are not pinned: pinning is off, the loops are not one per CPU, or Go
+// may not run them all at once (GOMAXPROCS below n, as under a CPU
+// quota, where the pinned loops of every process on the host would pile
+// up on the same cores).
+func loopCPUs(pin bool, n int) []int {
+	if !pin || n <= 0 || n > runtime.GOMAXPROCS(0) {
 		return nil
 	}
-	return cpus
+	if cpus := allowedCPUs(); len(cpus) == n {
+		return cpus
+	}
+	return nil
+}
+
+// SpareProc gives Go one P (GOMAXPROCS) more than the CPUs the process
+// may run on when s's HTTP/1.1 event loops will be pinned one per CPU,
+// unless the environment sets GOMAXPROCS; it returns GOMAXPROCS in
+// force. A loop at saturation holds its P until its slice ends
+// (server.event_loop_slice), so with as many Ps as loops every goroutine
+// (misses, passes, TLS and HTTP/2 connections, the memory tier's policy)
+// waits for a loop to yield: a pass took p50 5.5-9 ms at saturation
+// against about 1 ms with the spare P (bench/PROFILE.md, "A spare P").
+// The spare P's thread shares the cores with the loops, which yield to
+// it. Only a binary may call it, once, before its servers start: it
+// changes the whole process.
+func SpareProc(s *conf.Server) int {
+	procs := runtime.GOMAXPROCS(0)
+	if os.Getenv("GOMAXPROCS") != "" || s.EventLoops != 0 || s.EventLoopPin == nil || !*s.EventLoopPin {
+		return procs
+	}
+	if len(allowedCPUs()) != procs || loopCPUs(true, procs) == nil {
+		return procs // under a CPU quota, or raised already
+	}
+	runtime.GOMAXPROCS(procs + 1)
+	return procs + 1
 }
 
 // pinThread locks the calling goroutine to its thread and the thread to

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/popcache/popcache/conf"
 )
 
 // pinnedThreads counts the threads of this process that may run on one
@@ -64,7 +66,8 @@ func samePinned(got, want map[int]int, add []int) bool {
 
 // TestEventLoopsPinnedOnePerCPU: with the defaults, each loop's thread
 // is pinned to a CPU of its own while the loops run, and the threads end
-// with them; event_loop_pin = false pins none.
+// with them, with GOMAXPROCS at the CPUs and with the spare P the binary
+// adds (SpareProc); event_loop_pin = false pins none.
 func TestEventLoopsPinnedOnePerCPU(t *testing.T) {
 	cpus := loopCPUs(true, runtime.GOMAXPROCS(0))
 	switch {
@@ -78,24 +81,33 @@ func TestEventLoopsPinnedOnePerCPU(t *testing.T) {
 	o := httptest.NewServer(fastOrigin(clk, &counter{}))
 	defer o.Close()
 
-	n, stop := launch(t, catchAllConfig(t, o, ""), o, clk)
-	if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, cpus) }) {
-		t.Fatalf("pinned threads by CPU: %v, want %v plus one on each of %v", pinnedThreads(t), before, cpus)
-	}
-	// The pinned loops serve: a connection's second hit is theirs.
-	for range 2 {
-		if resp, _ := n.get("/obj/pin"); resp.StatusCode != 200 {
-			t.Fatalf("status %d", resp.StatusCode)
+	pinnedWhileRunning := func(t *testing.T) {
+		n, stop := launch(t, catchAllConfig(t, o, ""), o, clk)
+		if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, cpus) }) {
+			t.Fatalf("pinned threads by CPU: %v, want %v plus one on each of %v", pinnedThreads(t), before, cpus)
+		}
+		// The pinned loops serve: a connection's second hit is theirs.
+		for range 2 {
+			if resp, _ := n.get("/obj/pin"); resp.StatusCode != 200 {
+				t.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		if !waitFor(func() bool { return waitingConns(t, n) == 1 }) {
+			t.Fatalf("%v connections in the event loops, want 1", waitingConns(t, n))
+		}
+		settle(t, n)
+		stop()
+		if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, nil) }) {
+			t.Fatalf("after shutdown, pinned threads by CPU: %v, want %v", pinnedThreads(t), before)
 		}
 	}
-	if !waitFor(func() bool { return waitingConns(t, n) == 1 }) {
-		t.Fatalf("%v connections in the event loops, want 1", waitingConns(t, n))
-	}
-	settle(t, n)
-	stop()
-	if !waitFor(func() bool { return samePinned(pinnedThreads(t), before, nil) }) {
-		t.Fatalf("after shutdown, pinned threads by CPU: %v, want %v", pinnedThreads(t), before)
-	}
+	t.Run("gomaxprocs=cpus", pinnedWhileRunning)
+	t.Run("spare P", func(t *testing.T) {
+		was := runtime.GOMAXPROCS(0)
+		t.Cleanup(func() { runtime.GOMAXPROCS(was) })
+		runtime.GOMAXPROCS(len(cpus) + 1)
+		pinnedWhileRunning(t)
+	})
 
 	off, stop := launch(t, catchAllConfig(t, o, "[server]\nevent_loop_pin = false\n"), o, clk)
 	defer stop()
@@ -111,4 +123,48 @@ func TestEventLoopsPinnedOnePerCPU(t *testing.T) {
 		t.Errorf("event_loop_pin = false: pinned threads by CPU %v, want %v", got, before)
 	}
 	settle(t, off)
+}
+
+// TestSpareProc: the binary's extra P comes only with pinned loops, not
+// over the operator's GOMAXPROCS, and only once.
+func TestSpareProc(t *testing.T) {
+	cpus := len(allowedCPUs())
+	if cpus == 0 || cpus != runtime.GOMAXPROCS(0) {
+		t.Skip("GOMAXPROCS is not the CPUs this process may run on: the loops are never pinned here")
+	}
+	yes, no := true, false
+	tests := []struct {
+		name  string
+		env   string
+		loops int
+		pin   *bool
+		want  int
+	}{
+		{"defaults", "", 0, &yes, cpus + 1},
+		{"GOMAXPROCS set", strconv.Itoa(cpus), 0, &yes, cpus},
+		{"pinning off", "", 0, &no, cpus},
+		{"pinning unset", "", 0, nil, cpus},
+		{"loops off", "", -1, &yes, cpus},
+		{"loops counted", "", cpus, &yes, cpus},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("GOMAXPROCS", tt.env)
+			t.Cleanup(func() { runtime.GOMAXPROCS(cpus) })
+			s := &conf.Server{EventLoops: tt.loops, EventLoopPin: tt.pin}
+			if got := SpareProc(s); got != tt.want {
+				t.Errorf("SpareProc = %d, want %d", got, tt.want)
+			}
+			if got := runtime.GOMAXPROCS(0); got != tt.want {
+				t.Errorf("GOMAXPROCS = %d, want %d", got, tt.want)
+			}
+			// A second call (a second node in the process) adds nothing.
+			if got := SpareProc(s); got != tt.want {
+				t.Errorf("second SpareProc = %d, want %d", got, tt.want)
+			}
+			if got := defaultLoops(); got != cpus {
+				t.Errorf("default loops with GOMAXPROCS %d: %d, want one per CPU, %d", tt.want, got, cpus)
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/popcache/popcache/conf"
+	"github.com/popcache/popcache/edge"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -111,6 +112,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		caps = append(caps, cfg.Cache.MemoryMaxBytes) // the demo shield's memory tier
 	}
 	setMemoryLimit(caps...)
+	edge.SpareProc(&cfg.Server)
 	_, stopGC := startGCTuner(gcHeadroomFloor)
 	defer stopGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
