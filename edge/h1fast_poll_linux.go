@@ -80,8 +80,8 @@ type poller struct {
 	ep   int // the epoll set
 	wake int // an eventfd in the set, written to stop the loops
 	tick time.Duration
-	// waiters are descriptors of ep for the runtime's poller to wait on,
-	// loop i on waiters[i%len(waiters)] (poller.await).
+	// waiters are gates to ep for the runtime's poller to wait on, loop
+	// i on waiters[i%len(waiters)] (poller.await).
 	waiters []waiter
 	// slice is how long a loop serves before it yields its CPU; 0 never
 	// (server.event_loop_slice).
@@ -181,24 +181,49 @@ func newPoller(f *fastServer, loops int) *poller {
 // maxWaiters caps the descriptors the loops wait on (poller.await).
 const maxWaiters = 2
 
-// waiter is a descriptor of the set for the runtime's network poller.
+// waiter is a gate to the set for the runtime's network poller: an
+// epoll set of its own, holding the set, and open (armed) only while a
+// loop waits on it (poller.await). Shut, it passes nothing on. Were the
+// runtime's poller to watch the set itself, every event of the set
+// would wake whichever thread waits in the runtime's poller while the
+// loops are busy: with an idle P beside two saturated loops (SpareProc),
+// that was 24k needless wake-ups a second, each taking a core from the
+// loops.
 type waiter struct {
+	fd int // the gate's epoll set, f's descriptor
 	f  *os.File
 	rc syscall.RawConn // f's; nil if the runtime's poller refused it
 }
 
-// openWaiters makes p.waiters, n descriptors of the set.
+// gateOpen and gateShut are the events a gate waits for in the set:
+// readable, or nothing (the kernel adds EPOLLERR and EPOLLHUP, which a
+// set never reports).
+const (
+	gateOpen = unix.EPOLLIN
+	gateShut = 0
+)
+
+// gate opens (or shuts) w's gate to the set.
+func (p *poller) gate(w waiter, events uint32) error {
+	return unix.EpollCtl(w.fd, unix.EPOLL_CTL_MOD, p.ep, &unix.EpollEvent{Events: events, Fd: int32(p.ep)})
+}
+
+// openWaiters makes p.waiters, n gates to the set, shut.
 func (p *poller) openWaiters(n int) error {
 	for range n {
-		fd, err := unix.FcntlInt(uintptr(p.ep), unix.F_DUPFD_CLOEXEC, 0)
+		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
+			return err
+		}
+		if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, p.ep, &unix.EpollEvent{Events: gateShut, Fd: int32(p.ep)}); err != nil {
+			unix.Close(fd)
 			return err
 		}
 		if err := unix.SetNonblock(fd, true); err != nil {
 			unix.Close(fd)
 			return err
 		}
-		w := waiter{f: os.NewFile(uintptr(fd), "epoll")}
+		w := waiter{fd: fd, f: os.NewFile(uintptr(fd), "epoll")}
 		if rc, err := w.f.SyscallConn(); err == nil {
 			w.rc = rc
 		}
@@ -234,9 +259,29 @@ func (p *poller) loop(cpu int, w waiter) {
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
 	var n int
 	var err error
+	open := false // w's gate
 	poll := func(uintptr) bool { // for p.await, made once
-		n, err = pollReady(p.ep, evs)
-		return n > 0 || err != nil
+		for {
+			n, err = pollReady(p.ep, evs)
+			if n > 0 || err != nil {
+				if open {
+					// Only at shutdown can this fail: the gate then stays
+					// open, which costs wake-ups, not events.
+					_ = p.gate(w, gateShut)
+					open = false
+				}
+				return true
+			}
+			if open {
+				return false
+			}
+			if err = p.gate(w, gateOpen); err != nil {
+				return true
+			}
+			// Look again: an event that came before the gate opened did
+			// not pass it.
+			open = true
+		}
 	}
 	var since time.Time // when the loop last found the set empty, or yielded
 	runnable := []rtmetrics.Sample{{Name: "/sched/goroutines/runnable:goroutines"}}
