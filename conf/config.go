@@ -126,9 +126,10 @@ type Server struct {
 	// it. Not under a CPU quota (more CPUs allowed than Go uses), or with
 	// fewer loops than CPUs: pinned loops of several processes would pile
 	// up on the same cores. When it applies and the environment does not
-	// set GOMAXPROCS, the popcache binary gives Go one P more than CPUs,
-	// so that goroutines (misses, passes, TLS, HTTP/2) need not wait for
-	// a loop to yield. Default true.
+	// set GOMAXPROCS, the popcache binary lends Go one P more than CPUs
+	// while the loops are saturated, so that goroutines (misses, passes,
+	// TLS, HTTP/2) need not wait for a loop to yield (edge.SpareProc).
+	// Default true.
 	EventLoopPin *bool `toml:"event_loop_pin"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare

@@ -259,8 +259,9 @@ func (p *poller) loop(cpu int, w waiter) {
 	evs := make([]unix.EpollEvent, 1) // one at a time: see the top of this file
 	var n int
 	var err error
-	open := false // w's gate
-	poll := func(uintptr) bool { // for p.await, made once
+	// poll is for p.await, made once; open is the state of w's gate.
+	open := false
+	poll := func(uintptr) bool {
 		for {
 			n, err = pollReady(p.ep, evs)
 			if n > 0 || err != nil {
@@ -314,14 +315,15 @@ func (p *poller) loop(cpu int, w waiter) {
 	}
 }
 
-// await waits for events of the set in the runtime's poller, on w, and
-// takes one with poll, which records it for the caller; false if the
-// runtime's poller refused to wait on the set (block waits then). A
-// parked loop holds no thread in a blocking system call: through
-// epoll_wait, sysmon would hand the thread's P to another thread and
-// wake it for that (bench/PROFILE.md, "The loops' threads"). An event
-// wakes every goroutine parked on a descriptor of the set, so the loops
-// share at most maxWaiters of them: the read lock of each lets one loop
+// await waits for events of the set in the runtime's poller, on w's
+// gate, and takes one with poll, which records it for the caller and
+// opens and shuts the gate; false if the runtime's poller refused to
+// wait on the gate (block waits then). A parked loop holds no thread in
+// a blocking system call: through epoll_wait, sysmon would hand the
+// thread's P to another thread and wake it for that (bench/PROFILE.md,
+// "The loops' threads"). An event wakes every goroutine parked on an
+// open gate, so the loops share at most maxWaiters of them: the read
+// lock of each lets one loop
 // wait on it at a time, while the others queue on the lock, and an event
 // wakes the one waiting and then the next in line, which waits in its
 // turn or takes a second event. However many loops there are, an event
@@ -348,6 +350,7 @@ func (p *poller) block(evs []unix.EpollEvent) (int, error) {
 // threads"). Then the loop offers its CPU to any other thread
 // (yieldCPU).
 func (p *poller) yield(runnable []rtmetrics.Sample) {
+	p.f.s.spare.sliced()
 	rtmetrics.Read(runnable)
 	if v := runnable[0].Value; v.Kind() == rtmetrics.KindUint64 && v.Uint64() > 0 {
 		runtime.Gosched()

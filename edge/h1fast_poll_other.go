@@ -4,7 +4,6 @@ package edge
 
 import (
 	"net"
-	"runtime"
 
 	"github.com/popcache/popcache/conf"
 )
@@ -28,5 +27,5 @@ func (*poller) shutdown()                {}
 func (*poller) waiting() int             { return 0 }
 func pollFD(net.Conn) int                { return -1 }
 
-// SpareProc returns GOMAXPROCS: there are no loops to make room beside.
-func SpareProc(*conf.Server) int { return runtime.GOMAXPROCS(0) }
+// spareCPUs is 0: there are no loops to lend a P beside.
+func spareCPUs(*conf.Server) int { return 0 }

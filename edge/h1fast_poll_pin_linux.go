@@ -65,27 +65,18 @@ func loopCPUs(pin bool, n int) []int {
 	return nil
 }
 
-// SpareProc gives Go one P (GOMAXPROCS) more than the CPUs the process
-// may run on when s's HTTP/1.1 event loops will be pinned one per CPU,
-// unless the environment sets GOMAXPROCS; it returns GOMAXPROCS in
-// force. A loop at saturation holds its P until its slice ends
-// (server.event_loop_slice), so with as many Ps as loops every goroutine
-// (misses, passes, TLS and HTTP/2 connections, the memory tier's policy)
-// waits for a loop to yield: a pass took p50 5.5-9 ms at saturation
-// against about 1 ms with the spare P (bench/PROFILE.md, "A spare P").
-// The spare P's thread shares the cores with the loops, which yield to
-// it. Only a binary may call it, once, before its servers start: it
-// changes the whole process.
-func SpareProc(s *conf.Server) int {
+// spareCPUs is the GOMAXPROCS a SpareProc puts back for s's loops, the
+// CPUs: nonzero only when the loops will be pinned one per CPU, with
+// GOMAXPROCS at the CPUs and not set by the environment.
+func spareCPUs(s *conf.Server) int {
 	procs := runtime.GOMAXPROCS(0)
 	if os.Getenv("GOMAXPROCS") != "" || s.EventLoops != 0 || s.EventLoopPin == nil || !*s.EventLoopPin {
-		return procs
+		return 0
 	}
 	if len(allowedCPUs()) != procs || loopCPUs(true, procs) == nil {
-		return procs // under a CPU quota, or raised already
+		return 0 // under a CPU quota
 	}
-	runtime.GOMAXPROCS(procs + 1)
-	return procs + 1
+	return procs
 }
 
 // pinThread locks the calling goroutine to its thread and the thread to

@@ -3,6 +3,7 @@
 package edge
 
 import (
+	"context"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/popcache/popcache/conf"
 )
@@ -125,46 +127,122 @@ func TestEventLoopsPinnedOnePerCPU(t *testing.T) {
 	settle(t, off)
 }
 
-// TestSpareProc: the binary's extra P comes only with pinned loops, not
-// over the operator's GOMAXPROCS, and only once.
-func TestSpareProc(t *testing.T) {
+// TestNewSpareProc: a spare P comes only with pinned, slicing loops,
+// not over the operator's GOMAXPROCS.
+func TestNewSpareProc(t *testing.T) {
 	cpus := len(allowedCPUs())
 	if cpus == 0 || cpus != runtime.GOMAXPROCS(0) {
 		t.Skip("GOMAXPROCS is not the CPUs this process may run on: the loops are never pinned here")
 	}
 	yes, no := true, false
+	slice, noSlice := conf.Duration(200*time.Microsecond), conf.Duration(0)
 	tests := []struct {
 		name  string
 		env   string
 		loops int
 		pin   *bool
-		want  int
+		slice *conf.Duration
+		want  bool
 	}{
-		{"defaults", "", 0, &yes, cpus + 1},
-		{"GOMAXPROCS set", strconv.Itoa(cpus), 0, &yes, cpus},
-		{"pinning off", "", 0, &no, cpus},
-		{"pinning unset", "", 0, nil, cpus},
-		{"loops off", "", -1, &yes, cpus},
-		{"loops counted", "", cpus, &yes, cpus},
+		{"defaults", "", 0, &yes, &slice, true},
+		{"GOMAXPROCS set", strconv.Itoa(cpus), 0, &yes, &slice, false},
+		{"pinning off", "", 0, &no, &slice, false},
+		{"pinning unset", "", 0, nil, &slice, false},
+		{"loops off", "", -1, &yes, &slice, false},
+		{"loops counted", "", cpus, &yes, &slice, false},
+		{"never yield", "", 0, &yes, &noSlice, false},
+		{"slice unset", "", 0, &yes, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", tt.env)
-			t.Cleanup(func() { runtime.GOMAXPROCS(cpus) })
-			s := &conf.Server{EventLoops: tt.loops, EventLoopPin: tt.pin}
-			if got := SpareProc(s); got != tt.want {
-				t.Errorf("SpareProc = %d, want %d", got, tt.want)
+			g := NewSpareProc(&conf.Server{EventLoops: tt.loops, EventLoopPin: tt.pin, EventLoopSlice: tt.slice}, nil)
+			if (g != nil) != tt.want {
+				t.Fatalf("NewSpareProc = %v, want one: %v", g, tt.want)
 			}
-			if got := runtime.GOMAXPROCS(0); got != tt.want {
-				t.Errorf("GOMAXPROCS = %d, want %d", got, tt.want)
+			if g != nil && g.cpus != cpus {
+				t.Errorf("puts back GOMAXPROCS %d, want the CPUs, %d", g.cpus, cpus)
 			}
-			// A second call (a second node in the process) adds nothing.
-			if got := SpareProc(s); got != tt.want {
-				t.Errorf("second SpareProc = %d, want %d", got, tt.want)
-			}
-			if got := defaultLoops(); got != cpus {
-				t.Errorf("default loops with GOMAXPROCS %d: %d, want one per CPU, %d", tt.want, got, cpus)
+			if got := runtime.GOMAXPROCS(0); got != cpus {
+				t.Errorf("GOMAXPROCS = %d before Run, want %d", got, cpus)
 			}
 		})
+	}
+}
+
+// TestSpareProcLendsWhileSaturated: the P is lent at the first look after
+// the loops served mostly full slices, kept while they do, taken back
+// spareIdle looks after they stop, and given back when Run ends.
+func TestSpareProcLendsWhileSaturated(t *testing.T) {
+	cpus := len(allowedCPUs())
+	if cpus == 0 || cpus != runtime.GOMAXPROCS(0) {
+		t.Skip("GOMAXPROCS is not the CPUs this process may run on: the loops are never pinned here")
+	}
+	t.Setenv("GOMAXPROCS", "")
+	yes := true
+	slice := conf.Duration(200 * time.Microsecond)
+	g := NewSpareProc(&conf.Server{EventLoopPin: &yes, EventLoopSlice: &slice}, nil)
+	if g == nil {
+		t.Fatal("no spare P with the defaults")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done; runtime.GOMAXPROCS(cpus) }()
+	procs := func(want int, within time.Duration) bool {
+		for end := time.Now().Add(within); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+			if runtime.GOMAXPROCS(0) == want {
+				return true
+			}
+		}
+		return false
+	}
+
+	// A few slices are not saturation.
+	for range g.full / 4 {
+		g.sliced()
+	}
+	if procs(cpus+1, 2*spareEvery) {
+		t.Fatal("a P lent for a quarter of the slices of saturated loops")
+	}
+	// Saturated loops: the P is lent, and kept while they stay so.
+	stop := make(chan struct{})
+	feeding := make(chan struct{})
+	go func() {
+		defer close(feeding)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(spareEvery / 10):
+				for range g.full / 5 {
+					g.sliced()
+				}
+			}
+		}
+	}()
+	if !procs(cpus+1, 4*spareEvery) {
+		t.Fatalf("GOMAXPROCS %d with the loops saturated, want %d", runtime.GOMAXPROCS(0), cpus+1)
+	}
+	time.Sleep((spareIdle + 1) * spareEvery)
+	if got := runtime.GOMAXPROCS(0); got != cpus+1 {
+		t.Errorf("GOMAXPROCS %d while the loops stay saturated, want %d", got, cpus+1)
+	}
+	close(stop)
+	<-feeding
+	if !procs(cpus, (spareIdle+3)*spareEvery) {
+		t.Fatalf("GOMAXPROCS %d after the loops stopped, want %d", runtime.GOMAXPROCS(0), cpus)
+	}
+	// Lent again, then Run ends: the P goes back.
+	for range g.full * 2 {
+		g.sliced()
+	}
+	if !procs(cpus+1, 3*spareEvery) {
+		t.Fatalf("GOMAXPROCS %d, want %d", runtime.GOMAXPROCS(0), cpus+1)
+	}
+	cancel()
+	<-done
+	if got := runtime.GOMAXPROCS(0); got != cpus {
+		t.Errorf("GOMAXPROCS %d after Run, want %d", got, cpus)
 	}
 }

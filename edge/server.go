@@ -37,6 +37,9 @@ type Options struct {
 	// PURGE, with their handler instead of the pipeline, after the loop
 	// check and before routing. GET and HEAD cannot be taken over.
 	Methods map[string]http.Handler
+	// SpareProc, when set, lends Go a P while this server's event loops
+	// are saturated; the binary makes one per process (NewSpareProc).
+	SpareProc *SpareProc
 }
 
 // Server is one node's client-facing side: it routes requests, answers
@@ -52,6 +55,7 @@ type Server struct {
 
 	upstreamFor UpstreamFunc
 	methods     map[string]http.Handler
+	spare       *SpareProc
 	via         string // our Via entry, "1.1 <name>"
 	maxURI      int
 	// strip are the fields stored but never sent to clients: the purge
@@ -88,6 +92,7 @@ func New(cfg *conf.Config, table *routing.Table, store *cache.Store, opts Option
 
 		upstreamFor: opts.Upstream,
 		methods:     opts.Methods,
+		spare:       opts.SpareProc,
 		m:           newMetrics(opts.Registerer),
 		via:         "1.1 " + cfg.Server.Name,
 		maxURI:      int(cfg.Server.MaxURIBytes),

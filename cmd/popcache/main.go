@@ -112,12 +112,20 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 		caps = append(caps, cfg.Cache.MemoryMaxBytes) // the demo shield's memory tier
 	}
 	setMemoryLimit(caps...)
-	edge.SpareProc(&cfg.Server)
 	_, stopGC := startGCTuner(gcHeadroomFloor)
 	defer stopGC()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := runNode(ctx, cfg, stdout, stderr, demoToken); err != nil && !errors.Is(err, context.Canceled) {
+	// One spare P for the whole process: the demo shield's loops share
+	// the edge's CPUs.
+	spare := edge.NewSpareProc(&cfg.Server, nil)
+	if spare != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); spare.Run(sctx) }()
+		defer func() { cancel(); <-done }()
+	}
+	if err := runNode(ctx, cfg, stdout, stderr, demoToken, spare); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "popcache: %v\n", err)
 		return 1
 	}

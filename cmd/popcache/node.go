@@ -23,7 +23,9 @@ import (
 // runNode wires one node from a validated config and serves until ctx is
 // done. Every listener is opened before anything is served, so a bad
 // address fails the start with nothing half-running.
-func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, demoToken string) error {
+// spare, when not nil, is the process's spare P, lent while the loops of
+// any of its nodes are saturated.
+func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, demoToken string, spare *edge.SpareProc) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -63,7 +65,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, de
 	}
 	defer pg.close()
 	pg.shareBus(tier.demo)
-	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream(), Methods: pg.methods()})
+	srv, err := edge.New(cfg, table, store, edge.Options{Registerer: reg, Logger: logger, Upstream: tier.upstream(), Methods: pg.methods(), SpareProc: spare})
 	if err != nil {
 		closeAll(demoLn)
 		return err
@@ -96,7 +98,7 @@ func runNode(ctx context.Context, cfg *conf.Config, stdout, stderr io.Writer, de
 	go func() { defer wg.Done(); table.Run(ctx) }()
 	wg.Add(1)
 	go func() { defer wg.Done(); store.Run(ctx) }() // disk tier expiry
-	tier.start(ctx, &wg, stderr, logger)
+	tier.start(ctx, &wg, stderr, logger, spare)
 	pg.run(ctx, &wg)
 	if len(cfg.TLS.Listen) > 0 {
 		wg.Add(1)

@@ -156,7 +156,7 @@ func startPurgeNode(t *testing.T, spec purgeNodeSpec) *purgeNode {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &purgeNode{spec: spec, cancel: cancel, done: make(chan error, 1)}
-	go func() { n.done <- runNode(ctx, cfg, io.Discard, io.Discard, "") }()
+	go func() { n.done <- runNode(ctx, cfg, io.Discard, io.Discard, "", nil) }()
 	waitHealthy(t, spec.admin, n.done)
 	t.Cleanup(n.stop)
 	return n

@@ -69,7 +69,7 @@ func (t *shieldTier) upstream() edge.UpstreamFunc {
 // start runs the shield health checks and the demo shield node until ctx
 // is done, each counted in wg. A demo shield that cannot start (its port
 // is taken) is logged; the edge then fails over to the origin.
-func (t *shieldTier) start(ctx context.Context, wg *sync.WaitGroup, stderr io.Writer, logger *slog.Logger) {
+func (t *shieldTier) start(ctx context.Context, wg *sync.WaitGroup, stderr io.Writer, logger *slog.Logger, spare *edge.SpareProc) {
 	if t.client == nil {
 		return
 	}
@@ -78,7 +78,7 @@ func (t *shieldTier) start(ctx context.Context, wg *sync.WaitGroup, stderr io.Wr
 		return
 	}
 	wg.Go(func() {
-		if err := runNode(ctx, t.demo, io.Discard, stderr, ""); err != nil && !errors.Is(err, context.Canceled) {
+		if err := runNode(ctx, t.demo, io.Discard, stderr, "", spare); err != nil && !errors.Is(err, context.Canceled) {
 			logger.Error("demo shield stopped; the edge now sends its misses to the origin directly", "err", err)
 		}
 	})

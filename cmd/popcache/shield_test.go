@@ -96,7 +96,7 @@ func TestDemoPoPTiers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- runNode(ctx, cfg, &stdout, &stderr, "") }()
+	go func() { done <- runNode(ctx, cfg, &stdout, &stderr, "", nil) }()
 	defer func() {
 		cancel()
 		select {
