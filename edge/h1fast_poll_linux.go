@@ -323,11 +323,11 @@ func (p *poller) loop(cpu int, w waiter) {
 // thread's P to another thread and wake it for that (bench/PROFILE.md,
 // "The loops' threads"). An event wakes every goroutine parked on an
 // open gate, so the loops share at most maxWaiters of them: the read
-// lock of each lets one loop
-// wait on it at a time, while the others queue on the lock, and an event
-// wakes the one waiting and then the next in line, which waits in its
-// turn or takes a second event. However many loops there are, an event
-// costs a few wake-ups, not one per loop.
+// lock of each lets one loop wait on it at a time, while the others
+// queue on the lock, and an event wakes the one waiting and then the
+// next in line, which waits in its turn or takes a second event.
+// However many loops there are, an event costs a few wake-ups, not one
+// per loop.
 func (p *poller) await(w waiter, poll func(uintptr) bool) bool {
 	return w.rc != nil && w.rc.Read(poll) == nil
 }
