@@ -102,12 +102,14 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 		NumCounters: counters,
 		MaxCost:     maxCost,
 		// Reads reach the admission policy in batches of BufferItems,
-		// each waking its goroutine; ristretto suggests 64, but at 100k
-		// hits a second that is 1,500 wake-ups a second, each taking a
-		// core from the event loops (bench/PROFILE.md, "A spare P").
-		// TestMemoryTierKeepsHotObjectsThroughAScan checks what it
-		// does to admission.
-		BufferItems:        1024,
+		// each waking its goroutine. Ristretto suggests 64: at 140k hits
+		// a second that woke it 2,200 times a second, on the cores the
+		// event loops need, and the saturated hits did 125k-128k req/s
+		// against 140k-143k with 512, alternated by hand. 1024 did no
+		// better, and lost a hot object's counts when collections came
+		// often (sync.Pool drops the batches being filled):
+		// TestMemoryTierKeepsHotObjectsThroughAScan.
+		BufferItems:        512,
 		Metrics:            true,
 		IgnoreInternalCost: true, // entry.cost already counts an overhead
 	})
