@@ -125,11 +125,13 @@ type Server struct {
 	// cores, what waits on a core waits behind one loop, which yields to
 	// it. Not under a CPU quota (more CPUs allowed than Go uses), or with
 	// fewer loops than CPUs: pinned loops of several processes would pile
-	// up on the same cores. When it applies and the environment does not
-	// set GOMAXPROCS, the popcache binary lends Go one P more than CPUs
-	// while the loops are saturated, so that goroutines (misses, passes,
-	// TLS, HTTP/2) need not wait for a loop to yield (edge.SpareProc).
-	// Default true.
+	// up on the same cores. When it applies, the loops yield
+	// (event_loop_slice is not "0s") and the environment does not set
+	// GOMAXPROCS, the popcache binary lends Go one P more than CPUs while
+	// the loops are saturated, so that goroutines (misses, passes, TLS,
+	// HTTP/2) need not wait for a loop to yield (edge.SpareProc). The
+	// node's own [server] settings decide it; the demo shield's loops
+	// count towards saturation too. Default true.
 	EventLoopPin *bool `toml:"event_loop_pin"`
 
 	// TrustedPrefixes is TrustedProxies parsed, host bits masked off, bare

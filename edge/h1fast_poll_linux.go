@@ -266,8 +266,8 @@ func (p *poller) loop(cpu int, w waiter) {
 			n, err = pollReady(p.ep, evs)
 			if n > 0 || err != nil {
 				if open {
-					// Only at shutdown can this fail: the gate then stays
-					// open, which costs wake-ups, not events.
+					// This should never fail; if it did, the gate would
+					// stay open, which costs wake-ups, not events.
 					_ = p.gate(w, gateShut)
 					open = false
 				}

@@ -63,7 +63,11 @@ func (g *SpareProc) sliced() {
 }
 
 // Run lends and takes back the P until ctx is done, then leaves
-// GOMAXPROCS at the CPUs.
+// GOMAXPROCS to the runtime's default. It lends only while GOMAXPROCS is
+// still the CPUs it was made for: should the runtime have changed it
+// since (a container's CPU limit changed), there is nothing to lend
+// beside. Taking the P back hands GOMAXPROCS to the runtime's default
+// again, which follows such limits.
 func (g *SpareProc) Run(ctx context.Context) {
 	t := time.NewTicker(spareEvery)
 	defer t.Stop()
@@ -73,7 +77,7 @@ func (g *SpareProc) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			if lent {
-				runtime.GOMAXPROCS(g.cpus)
+				runtime.SetDefaultGOMAXPROCS()
 			}
 			return
 		case <-t.C:
@@ -83,6 +87,9 @@ func (g *SpareProc) Run(ctx context.Context) {
 		last = n
 		switch {
 		case busy && !lent:
+			if runtime.GOMAXPROCS(0) != g.cpus {
+				continue
+			}
 			runtime.GOMAXPROCS(g.cpus + 1)
 			lent, idle = true, 0
 			g.log.Debug("event loops saturated: a spare P lent", "gomaxprocs", g.cpus+1)
@@ -90,7 +97,7 @@ func (g *SpareProc) Run(ctx context.Context) {
 			idle = 0
 		case lent:
 			if idle++; idle >= spareIdle {
-				runtime.GOMAXPROCS(g.cpus)
+				runtime.SetDefaultGOMAXPROCS()
 				lent = false
 				g.log.Debug("event loops no longer saturated: the spare P taken back", "gomaxprocs", g.cpus)
 			}
