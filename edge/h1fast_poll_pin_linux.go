@@ -73,7 +73,7 @@ func spareCPUs(s *conf.Server) int {
 	if os.Getenv("GOMAXPROCS") != "" || s.EventLoops != 0 || s.EventLoopPin == nil || !*s.EventLoopPin {
 		return 0
 	}
-	if len(allowedCPUs()) != procs || loopCPUs(true, procs) == nil {
+	if len(allowedCPUs()) != procs {
 		return 0 // under a CPU quota
 	}
 	return procs

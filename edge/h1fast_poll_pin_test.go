@@ -156,7 +156,7 @@ func TestNewSpareProc(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("GOMAXPROCS", tt.env)
-			g := NewSpareProc(&conf.Server{EventLoops: tt.loops, EventLoopPin: tt.pin, EventLoopSlice: tt.slice}, nil)
+			g := NewSpareProc(&conf.Server{EventLoops: tt.loops, EventLoopPin: tt.pin, EventLoopSlice: tt.slice})
 			if (g != nil) != tt.want {
 				t.Fatalf("NewSpareProc = %v, want one: %v", g, tt.want)
 			}
@@ -181,7 +181,7 @@ func TestSpareProcLendsWhileSaturated(t *testing.T) {
 	t.Setenv("GOMAXPROCS", "")
 	yes := true
 	slice := conf.Duration(200 * time.Microsecond)
-	g := NewSpareProc(&conf.Server{EventLoopPin: &yes, EventLoopSlice: &slice}, nil)
+	g := NewSpareProc(&conf.Server{EventLoopPin: &yes, EventLoopSlice: &slice})
 	if g == nil {
 		t.Fatal("no spare P with the defaults")
 	}

@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"log/slog"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -27,7 +26,6 @@ type SpareProc struct {
 	cpus   int           // GOMAXPROCS without the spare P
 	full   uint64        // slices an interval holds with every loop saturated, halved
 	slices atomic.Uint64 // full slices the loops served (poller.yield)
-	log    *slog.Logger
 }
 
 // spareEvery is how often SpareProc looks at the loops.
@@ -40,7 +38,7 @@ const spareIdle = 4
 // loops, or nil when there is none to lend: the loops will not be
 // pinned (see conf.Server.EventLoopPin), they never end a slice
 // (event_loop_slice = "0s"), or the environment sets GOMAXPROCS.
-func NewSpareProc(s *conf.Server, log *slog.Logger) *SpareProc {
+func NewSpareProc(s *conf.Server) *SpareProc {
 	if s.EventLoopSlice == nil || s.EventLoopSlice.D() <= 0 {
 		return nil
 	}
@@ -48,11 +46,8 @@ func NewSpareProc(s *conf.Server, log *slog.Logger) *SpareProc {
 	if cpus == 0 {
 		return nil
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	full := uint64(cpus) * uint64(spareEvery/s.EventLoopSlice.D()) / 2
-	return &SpareProc{cpus: cpus, full: max(full, 1), log: log}
+	return &SpareProc{cpus: cpus, full: max(full, 1)}
 }
 
 // sliced counts one full slice a loop served; g may be nil.
@@ -92,14 +87,12 @@ func (g *SpareProc) Run(ctx context.Context) {
 			}
 			runtime.GOMAXPROCS(g.cpus + 1)
 			lent, idle = true, 0
-			g.log.Debug("event loops saturated: a spare P lent", "gomaxprocs", g.cpus+1)
 		case busy:
 			idle = 0
 		case lent:
 			if idle++; idle >= spareIdle {
 				runtime.SetDefaultGOMAXPROCS()
 				lent = false
-				g.log.Debug("event loops no longer saturated: the spare P taken back", "gomaxprocs", g.cpus)
 			}
 		}
 	}

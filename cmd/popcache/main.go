@@ -118,7 +118,7 @@ func serveCmd(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	// One spare P for the whole process: the demo shield's loops share
 	// the edge's CPUs.
-	spare := edge.NewSpareProc(&cfg.Server, nil)
+	spare := edge.NewSpareProc(&cfg.Server)
 	if spare != nil {
 		sctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
