@@ -65,6 +65,7 @@ type Store struct {
 	running   map[*stream]struct{} // every pump running; protected by streamsMu
 	pumps     sync.WaitGroup
 	quit      chan struct{} // closed by Close
+	joinGrace time.Duration // defaultJoinGrace; longer in tests
 	closeOnce sync.Once
 	// closeMu orders Stream's setup before Close: Stream holds it for
 	// reading while it opens a disk writer and counts its pump; Close
@@ -123,6 +124,8 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 		streams: make(map[string]*stream),
 		running: make(map[*stream]struct{}),
 		quit:    make(chan struct{}),
+
+		joinGrace: defaultJoinGrace,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

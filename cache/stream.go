@@ -18,6 +18,12 @@ import (
 // head read from memory, those further behind from disk.
 const windowChunks = 4
 
+// defaultJoinGrace is how long a body stored nowhere keeps its start for the
+// clients handed it just before it stopped being joinable: a client gets
+// the stream from a lookup or a coalesced fill, and only registers as a
+// reader when it writes the body, after its response head.
+const defaultJoinGrace = 250 * time.Millisecond
+
 // Errors a stream ends with.
 var (
 	errIdle       = errors.New("cache: upstream sent nothing for the fill timeout")
@@ -49,6 +55,10 @@ type stream struct {
 	body     io.ReadCloser
 	dw       *diskWriter // nil when not written to disk; used by the pump only
 	stored   bool        // a tier meant to store the body at the start
+	// quit is the store's quit channel, or nil for a stream begun after
+	// Close: no other client is handed it and Close does not wait for
+	// its pump, so closing must not cut its own client's body short.
+	quit chan struct{}
 
 	invalidated atomic.Bool // Invalidate ran: commit nothing
 
@@ -58,10 +68,11 @@ type stream struct {
 	size     int64         // bytes received
 	chunks   [][]byte      // chunks [first, first+len(chunks)); the last may be partial
 	first    int64
-	keepAll  bool   // every chunk since 0 is kept: a memory-tier candidate
-	whole    []byte // backing array of the chunks when keepAll and the length is known
-	onDisk   int64  // chunks [0, onDisk) can be read from disk
-	joinable bool   // a new reader can still read from offset 0
+	keepAll  bool      // every chunk since 0 is kept: a memory-tier candidate
+	whole    []byte    // backing array of the chunks when keepAll and the length is known
+	onDisk   int64     // chunks [0, onDisk) can be read from disk
+	joinable bool      // a new reader can still read from offset 0
+	lastJoin time.Time // when the stream was last handed to a client
 	done     bool
 	err      error
 	readers  map[*streamReader]struct{}
@@ -97,13 +108,18 @@ func (s *Store) Stream(key string, meta Meta, body io.ReadCloser, now time.Time)
 		body:     body,
 		wake:     make(chan struct{}),
 		joinable: true,
+		lastJoin: time.Now(), // the fill's own clients get it now
 		readers:  make(map[*streamReader]struct{}),
 	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
+	if !s.closed {
+		st.quit = s.quit
+	}
 	if s.closed {
 		// A fetch whose head came after Close (a node stopping): its
 		// client still gets the body; nothing is stored or waited for.
+		st.joinable = false
 		st.obj = &Object{Meta: meta, src: st}
 		go st.run()
 		return st.obj, false
@@ -186,7 +202,7 @@ func (st *stream) pump() error {
 			return errIdle
 		case rerr != nil:
 			select {
-			case <-st.s.quit:
+			case <-st.quit:
 				return errStopped
 			default:
 			}
@@ -252,13 +268,16 @@ func (st *stream) complete(k int64, data []byte) error {
 	}
 	for len(st.chunks) > windowChunks {
 		if st.first >= st.onDisk {
-			// Stored nowhere: the chunk goes once every reader is past it.
-			if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
-				return err
-			}
+			// Stored nowhere: the chunk goes once every reader is past it,
+			// and the start only once the clients already handed the
+			// stream have had the join grace to become readers.
 			if st.joinable {
 				st.joinable = false
 				st.s.unregister(st)
+				st.waitJoinersLocked()
+			}
+			if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
+				return err
 			}
 		}
 		st.chunks[0] = nil
@@ -266,6 +285,24 @@ func (st *stream) complete(k int64, data []byte) error {
 		st.first++
 	}
 	return nil
+}
+
+// waitJoinersLocked waits, with st.mu held, until the store's join grace
+// has passed since the stream was last handed to a client, or the store
+// closes.
+func (st *stream) waitJoinersLocked() {
+	d := time.Until(st.lastJoin.Add(st.s.joinGrace))
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	st.mu.Unlock()
+	defer st.mu.Lock()
+	select {
+	case <-timer.C:
+	case <-st.quit:
+	}
 }
 
 // waitReadersLocked waits, with st.mu held, until there is a reader and
@@ -285,7 +322,7 @@ func (st *stream) waitReadersLocked(pos int64) error {
 		case <-timer.C:
 			st.mu.Lock()
 			return errStalled
-		case <-st.s.quit:
+		case <-st.quit:
 			st.mu.Lock()
 			return errStopped
 		}
@@ -488,11 +525,16 @@ func (st *stream) next(r *streamReader, off int64) (p []byte, diskChunk int64, w
 	return nil, -1, st.wake, nil
 }
 
-// isJoinable reports whether a new reader may be handed the stream.
-func (st *stream) isJoinable() bool {
+// join reports whether a new reader may be handed the stream, and if so
+// notes that one is.
+func (st *stream) join() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.joinable && !st.done
+	if !st.joinable || st.done {
+		return false
+	}
+	st.lastJoin = time.Now()
+	return true
 }
 
 // register makes st the fill in progress for its key, and counts its
@@ -520,7 +562,7 @@ func (s *Store) streamFor(key string) *stream {
 	s.streamsMu.Lock()
 	st := s.streams[key]
 	s.streamsMu.Unlock()
-	if st == nil || !st.isJoinable() {
+	if st == nil || !st.join() {
 		return nil
 	}
 	return st

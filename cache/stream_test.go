@@ -284,6 +284,51 @@ func TestStreamCoalescing(t *testing.T) {
 	}
 }
 
+// TestStreamJoinerKeepsTheStart hands a body stored nowhere (no disk tier,
+// too long for memory) to a client that starts reading only after a fast
+// reader has gone far ahead: the body's start waits for it, where it used
+// to leave memory and cut the late client's response after its head.
+func TestStreamJoinerKeepsTheStart(t *testing.T) {
+	cfg := diskConfig("")
+	cfg.Disk.Dir = ""
+	s, _ := testStore(t, cfg)
+	s.joinGrace = 2 * time.Second // far longer than the late start below
+	now := time.Now()
+	want := body(3<<20, 5)
+	pr, pw := io.Pipe()
+	obj, stored := s.Stream("k", testMeta(now, -1, time.Hour), pr, now)
+	if !stored {
+		t.Fatal("an unannounced length is a memory candidate at the start")
+	}
+	fast := newProgressWriter(2 << 20)
+	fastErr := make(chan error, 1)
+	go func() {
+		_, err := obj.WriteBody(context.Background(), fast, 0, -1, nil)
+		fastErr <- err
+	}()
+	late, out := s.Lookup("k", nil, now)
+	if out != Found || late != obj {
+		t.Fatalf("Lookup during the stream: %v", out)
+	}
+	go func() {
+		pw.Write(want)
+		pw.Close()
+	}()
+	// Before the fix the fast reader got here with the start long gone.
+	select {
+	case <-fast.reached:
+		t.Fatal("the fast reader passed 2 MiB while a joiner had not started")
+	case <-time.After(200 * time.Millisecond):
+	}
+	b, err := readAll(t, late)
+	if err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("late joiner: %d bytes, err %v; want %d", len(b), err, len(want))
+	}
+	if err := <-fastErr; err != nil || !bytes.Equal(fast.bytes(), want) {
+		t.Fatalf("fast reader: %d bytes, err %v", len(fast.bytes()), err)
+	}
+}
+
 // TestStreamInvalidated keeps a fill from being stored when its key is
 // invalidated meanwhile (an unsafe request went through, RFC 9111 §4.4).
 func TestStreamInvalidated(t *testing.T) {
@@ -360,7 +405,7 @@ func TestStreamAfterClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	want := body(200<<10, 3)
+	want := body(1<<20, 3) // past the window: chunks leave memory as it is read
 	obj, stored := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), io.NopCloser(bytes.NewReader(want)), now)
 	if stored {
 		t.Error("stored after Close")
