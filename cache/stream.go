@@ -191,8 +191,14 @@ func (st *stream) pump() error {
 			}
 		}
 		if filled > 0 {
+			// Waiting for slow readers (or the disk) is not upstream's
+			// silence: the idle timer pauses meanwhile.
+			running := t.Stop()
 			if err := st.complete(k, buf[:filled]); err != nil {
 				return err
+			}
+			if running {
+				t.Reset(idle)
 			}
 		}
 		switch {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/popcache/popcache/conf"
 )
 
 // progressWriter collects what a reader got and closes reached once it
@@ -326,6 +328,73 @@ func TestStreamJoinerKeepsTheStart(t *testing.T) {
 	}
 	if err := <-fastErr; err != nil || !bytes.Equal(fast.bytes(), want) {
 		t.Fatalf("fast reader: %d bytes, err %v", len(fast.bytes()), err)
+	}
+}
+
+// slowWriter sleeps before each of its first n writes.
+type slowWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	n     int
+	sleep time.Duration
+}
+
+func (w *slowWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	slow := w.n > 0
+	w.n--
+	w.mu.Unlock()
+	if slow {
+		time.Sleep(w.sleep)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *slowWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.buf.Bytes())
+}
+
+// TestStreamSlowReadersAreNotUpstreamSilence holds a body stored nowhere
+// back with readers that keep moving but take longer than the fill timeout
+// to let its first chunk go: upstream is not read meanwhile, and that must
+// not count as upstream sending nothing (the stream used to end with
+// errIdle, cutting every reader).
+func TestStreamSlowReadersAreNotUpstreamSilence(t *testing.T) {
+	cfg := diskConfig("")
+	cfg.Disk.Dir = ""
+	cfg.FillTimeout = conf.Duration(time.Second)
+	s, _ := testStore(t, cfg)
+	s.joinGrace = 0
+	now := time.Now()
+	want := body(1<<20+100<<10, 6) // announced, over the memory limit: a window from the start
+	pr, pw := io.Pipe()
+	obj, stored := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), pr, now)
+	if stored {
+		t.Fatal("stored, with no disk tier and a body over the memory limit")
+	}
+	// The slowest reader passes chunk 0 after 1.5 s; the other moves every
+	// 200 ms through the chunks in memory meanwhile.
+	readers := []*slowWriter{{n: 1, sleep: 1500 * time.Millisecond}, {n: 5, sleep: 200 * time.Millisecond}}
+	errs := make([]error, len(readers))
+	var wg sync.WaitGroup
+	for i, w := range readers {
+		wg.Go(func() {
+			_, errs[i] = obj.WriteBody(context.Background(), w, 0, -1, nil)
+		})
+	}
+	go func() {
+		pw.Write(want)
+		pw.Close()
+	}()
+	wg.Wait()
+	for i, w := range readers {
+		if errs[i] != nil || !bytes.Equal(w.bytes(), want) {
+			t.Errorf("reader %d: %d bytes, err %v; want %d", i, len(w.bytes()), errs[i], len(want))
+		}
 	}
 }
 
