@@ -70,6 +70,9 @@ func sizedOrigin(t testing.TB, clk *clock, fetches *counter) *httptest.Server {
 		w.Header().Set("Date", clk.Now().UTC().Format(http.TimeFormat))
 		w.Header().Set("ETag", `"`+r.URL.Path+`"`)
 		w.Header().Set("Content-Length", strconv.Itoa(size))
+		if ar := r.URL.Query().Get("accept-ranges"); ar != "" {
+			w.Header().Set("Accept-Ranges", ar)
+		}
 		io.CopyN(w, &patternReader{}, int64(size))
 	}))
 	t.Cleanup(o.Close)

@@ -138,10 +138,11 @@ func applyRange(h http.Header, req http.Header, obj *cache.Object) (code int, of
 // rangeOf is what the Range field of req asks of a 200 object: the
 // status to answer, 200 (the Range ignored), 206 or 416, and for a 206 the
 // part of the body to send (n < 0: all of it). A body of unknown length
-// (still arriving unannounced) is sent whole.
+// (still arriving unannounced), or one whose origin refused ranges, is
+// sent whole.
 func rangeOf(req http.Header, obj *cache.Object) (code int, off, n int64) {
 	size := obj.Size()
-	if size < 0 {
+	if size < 0 || rangesRefused(&obj.Meta) {
 		return http.StatusOK, 0, -1
 	}
 	if ir := req["If-Range"]; len(ir) > 0 && !ifRangeMatches(ir[0], &obj.Meta) {
@@ -158,6 +159,19 @@ func rangeOf(req http.Header, obj *cache.Object) (code int, off, n int64) {
 		return http.StatusRequestedRangeNotSatisfiable, 0, 0
 	}
 	return http.StatusOK, 0, -1
+}
+
+// rangesRefused reports whether the stored response says Accept-Ranges:
+// none (RFC 9110 §14.3). The cache then answers a Range with the whole
+// representation, as nginx does without proxy_force_ranges, rather than
+// send a 206 that contradicts the field it forwards.
+func rangesRefused(m *cache.Meta) bool {
+	for _, v := range m.Header["Accept-Ranges"] {
+		if strings.EqualFold(strings.TrimSpace(v), "none") {
+			return true
+		}
+	}
+	return false
 }
 
 // contentRange is the Content-Range value of the n bytes at off of a
