@@ -113,17 +113,16 @@ func (s *Store) Stream(key string, meta Meta, body io.ReadCloser, now time.Time)
 	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if !s.closed {
-		st.quit = s.quit
-	}
 	if s.closed {
 		// A fetch whose head came after Close (a node stopping): its
-		// client still gets the body; nothing is stored or waited for.
-		st.joinable = false
+		// clients (the fill's leader and waiters) still get the body;
+		// nothing is stored or waited for, and the stream is not
+		// registered, so joinable only means its start is still there.
 		st.obj = &Object{Meta: meta, src: st}
 		go st.run()
 		return st.obj, false
 	}
+	st.quit = s.quit
 	storable := st.until.After(now)
 	if storable && len(meta.VaryFields) > 0 {
 		st.storeKey = variantKey(key, s.varyGeneration(key, meta.VaryFields, st.until, now), meta.VaryKey)
@@ -274,16 +273,20 @@ func (st *stream) complete(k int64, data []byte) error {
 	}
 	for len(st.chunks) > windowChunks {
 		if st.first >= st.onDisk {
-			// Stored nowhere: the chunk goes once every reader is past it,
-			// and the start only once the clients already handed the
-			// stream have had the join grace to become readers.
+			// Stored nowhere: the chunk goes once every reader is past it.
+			// New clients share the fetch until the start goes; the start
+			// goes only once those already handed the stream have had the
+			// join grace to become readers.
+			if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
+				return err
+			}
 			if st.joinable {
 				st.joinable = false
 				st.s.unregister(st)
 				st.waitJoinersLocked()
-			}
-			if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
-				return err
+				if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
+					return err
+				}
 			}
 		}
 		st.chunks[0] = nil

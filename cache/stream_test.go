@@ -473,14 +473,100 @@ func TestStreamAfterClose(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	s.joinGrace = time.Second // far longer than the second reader's late start
 	now := time.Now()
 	want := body(1<<20, 3) // past the window: chunks leave memory as it is read
 	obj, stored := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), io.NopCloser(bytes.NewReader(want)), now)
 	if stored {
 		t.Error("stored after Close")
 	}
-	var got bytes.Buffer
-	if _, err := obj.WriteBody(context.Background(), &got, 0, -1, nil); err != nil || !bytes.Equal(got.Bytes(), want) {
-		t.Fatalf("body: %d bytes, %v; want %d", got.Len(), err, len(want))
+	// Two readers, as a fill's leader and a waiter handed the same Object;
+	// the waiter starts late.
+	got := make([]bytes.Buffer, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			if i == 1 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			_, errs[i] = obj.WriteBody(context.Background(), &got[i], 0, -1, nil)
+		})
 	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil || !bytes.Equal(got[i].Bytes(), want) {
+			t.Errorf("reader %d: %d bytes, %v; want %d", i, got[i].Len(), errs[i], len(want))
+		}
+	}
+}
+
+// TestStreamStaysJoinableWhileItsStartIsHeld: a body stored nowhere whose
+// first chunk a slow client still holds is shared with new clients (one
+// upstream fetch), even though its window is full.
+func TestStreamStaysJoinableWhileItsStartIsHeld(t *testing.T) {
+	cfg := diskConfig("")
+	cfg.Disk.Dir = ""
+	s, _ := testStore(t, cfg)
+	s.joinGrace = 0
+	now := time.Now()
+	want := body(2<<20, 8) // announced, over the memory limit: a window from the start
+	pr, pw := io.Pipe()
+	obj, _ := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), pr, now)
+	release := make(chan struct{})
+	slow := &gatedWriter{gate: release}
+	slowErr := make(chan error, 1)
+	go func() {
+		_, err := obj.WriteBody(context.Background(), slow, 0, -1, nil)
+		slowErr <- err
+	}()
+	go func() {
+		pw.Write(want)
+		pw.Close()
+	}()
+	st := obj.src.(*stream)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st.mu.Lock()
+		full := len(st.chunks) > windowChunks
+		st.mu.Unlock()
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the window never filled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	late, out := s.Lookup("k", nil, now)
+	if out != Found || late != obj {
+		t.Fatalf("Lookup with the start still held: %v, want the stream", out)
+	}
+	close(release)
+	if b, err := readAll(t, late); err != nil || !bytes.Equal(b, want) {
+		t.Fatalf("late client: %d bytes, %v", len(b), err)
+	}
+	if err := <-slowErr; err != nil || !bytes.Equal(slow.bytes(), want) {
+		t.Fatalf("slow client: %d bytes, %v", len(slow.bytes()), err)
+	}
+}
+
+// gatedWriter blocks every write until gate is closed.
+type gatedWriter struct {
+	gate <-chan struct{}
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	<-w.gate
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *gatedWriter) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return bytes.Clone(w.buf.Bytes())
 }
