@@ -331,31 +331,38 @@ func TestStreamJoinerKeepsTheStart(t *testing.T) {
 	}
 }
 
-// slowWriter sleeps before each of its first n writes.
-type slowWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	n     int
-	sleep time.Duration
+// heldWriter collects what a reader got; hold, if set, runs before each
+// write, to slow or block the reader.
+type heldWriter struct {
+	hold func()
+	mu   sync.Mutex
+	buf  bytes.Buffer
 }
 
-func (w *slowWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	slow := w.n > 0
-	w.n--
-	w.mu.Unlock()
-	if slow {
-		time.Sleep(w.sleep)
+func (w *heldWriter) Write(p []byte) (int, error) {
+	if w.hold != nil {
+		w.hold()
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Write(p)
 }
 
-func (w *slowWriter) bytes() []byte {
+func (w *heldWriter) bytes() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return bytes.Clone(w.buf.Bytes())
+}
+
+// sleepFirst is a hold that sleeps d before each of the first n writes.
+func sleepFirst(n int, d time.Duration) func() {
+	var left atomic.Int32
+	left.Store(int32(n))
+	return func() {
+		if left.Add(-1) >= 0 {
+			time.Sleep(d)
+		}
+	}
 }
 
 // TestStreamSlowReadersAreNotUpstreamSilence holds a body stored nowhere
@@ -378,7 +385,7 @@ func TestStreamSlowReadersAreNotUpstreamSilence(t *testing.T) {
 	}
 	// The slowest reader passes chunk 0 after 1.5 s; the other moves every
 	// 200 ms through the chunks in memory meanwhile.
-	readers := []*slowWriter{{n: 1, sleep: 1500 * time.Millisecond}, {n: 5, sleep: 200 * time.Millisecond}}
+	readers := []*heldWriter{{hold: sleepFirst(1, 1500*time.Millisecond)}, {hold: sleepFirst(5, 200*time.Millisecond)}}
 	errs := make([]error, len(readers))
 	var wg sync.WaitGroup
 	for i, w := range readers {
@@ -514,7 +521,7 @@ func TestStreamStaysJoinableWhileItsStartIsHeld(t *testing.T) {
 	pr, pw := io.Pipe()
 	obj, _ := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), pr, now)
 	release := make(chan struct{})
-	slow := &gatedWriter{gate: release}
+	slow := &heldWriter{hold: func() { <-release }}
 	slowErr := make(chan error, 1)
 	go func() {
 		_, err := obj.WriteBody(context.Background(), slow, 0, -1, nil)
@@ -549,24 +556,4 @@ func TestStreamStaysJoinableWhileItsStartIsHeld(t *testing.T) {
 	if err := <-slowErr; err != nil || !bytes.Equal(slow.bytes(), want) {
 		t.Fatalf("slow client: %d bytes, %v", len(slow.bytes()), err)
 	}
-}
-
-// gatedWriter blocks every write until gate is closed.
-type gatedWriter struct {
-	gate <-chan struct{}
-	mu   sync.Mutex
-	buf  bytes.Buffer
-}
-
-func (w *gatedWriter) Write(p []byte) (int, error) {
-	<-w.gate
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *gatedWriter) bytes() []byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return bytes.Clone(w.buf.Bytes())
 }
