@@ -274,19 +274,23 @@ func (st *stream) complete(k int64, data []byte) error {
 	for len(st.chunks) > windowChunks {
 		if st.first >= st.onDisk {
 			// Stored nowhere: the chunk goes once every reader is past it.
-			// New clients share the fetch until the start goes; the start
-			// goes only once those already handed the stream have had the
-			// join grace to become readers.
-			if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
-				return err
-			}
+			// New clients share the fetch while its start is still here,
+			// but for no longer than the join grace once the start holds
+			// the pump back: clients that keep coming would otherwise
+			// hold it forever, each starting at 0. Then it stops sharing,
+			// and the start goes only once those already handed the
+			// stream have had the join grace to become readers.
+			pos := (st.first + 1) * st.chunk
 			if st.joinable {
+				if err := st.waitReadersLocked(pos, time.Now().Add(st.s.joinGrace)); err != nil {
+					return err
+				}
 				st.joinable = false
 				st.s.unregister(st)
 				st.waitJoinersLocked()
-				if err := st.waitReadersLocked((st.first + 1) * st.chunk); err != nil {
-					return err
-				}
+			}
+			if err := st.waitReadersLocked(pos, time.Time{}); err != nil {
+				return err
 			}
 		}
 		st.chunks[0] = nil
@@ -315,11 +319,18 @@ func (st *stream) waitJoinersLocked() {
 }
 
 // waitReadersLocked waits, with st.mu held, until there is a reader and
-// every reader is at pos or beyond. It gives up when no reader moves for
-// the fill timeout or the store closes.
-func (st *stream) waitReadersLocked(pos int64) error {
+// every reader is at pos or beyond, or until until if it is not zero. It
+// gives up with an error when no reader moves for the fill timeout or the
+// store closes.
+func (st *stream) waitReadersLocked(pos int64, until time.Time) error {
 	timer := time.NewTimer(st.s.cfg.FillTimeout.D())
 	defer timer.Stop()
+	var deadline <-chan time.Time
+	if !until.IsZero() {
+		d := time.NewTimer(time.Until(until))
+		defer d.Stop()
+		deadline = d.C
+	}
 	for len(st.readers) == 0 || st.minReaderLocked() < pos {
 		ch := make(chan struct{})
 		st.pumpWake = ch
@@ -328,6 +339,9 @@ func (st *stream) waitReadersLocked(pos int64) error {
 		case <-ch:
 			st.mu.Lock()
 			timer.Reset(st.s.cfg.FillTimeout.D())
+		case <-deadline:
+			st.mu.Lock()
+			return nil
 		case <-timer.C:
 			st.mu.Lock()
 			return errStalled

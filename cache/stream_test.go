@@ -331,6 +331,57 @@ func TestStreamJoinerKeepsTheStart(t *testing.T) {
 	}
 }
 
+// TestStreamStopsSharingAHeldStart: new clients that keep coming, each
+// slow to take its first chunk, must not hold a body stored nowhere at its
+// start for ever; the stream stops being shared, and every client already
+// handed it still gets the whole body.
+func TestStreamStopsSharingAHeldStart(t *testing.T) {
+	cfg := diskConfig("")
+	cfg.Disk.Dir = ""
+	s, _ := testStore(t, cfg)
+	s.joinGrace = 500 * time.Millisecond
+	now := time.Now()
+	want := body(2<<20, 9)
+	pr, pw := io.Pipe()
+	obj, _ := s.Stream("k", testMeta(now, int64(len(want)), time.Hour), pr, now)
+	first := &heldWriter{}
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := obj.WriteBody(context.Background(), first, 0, -1, nil)
+		firstErr <- err
+	}()
+	go func() {
+		time.Sleep(200 * time.Millisecond) // clients are already there
+		pw.Write(want)
+		pw.Close()
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	stop := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case err := <-firstErr:
+			if err != nil || !bytes.Equal(first.bytes(), want) {
+				t.Fatalf("first client: %d bytes, %v", len(first.bytes()), err)
+			}
+			done = true
+		case <-stop:
+			t.Fatalf("the first client was held at %d bytes for 10 s while new clients kept coming", len(first.bytes()))
+		case <-tick.C:
+			if late, out := s.Lookup("k", nil, now); out == Found {
+				wg.Go(func() {
+					w := &heldWriter{hold: sleepFirst(1, 60*time.Millisecond)}
+					if _, err := late.WriteBody(context.Background(), w, 0, -1, nil); err != nil || !bytes.Equal(w.bytes(), want) {
+						t.Errorf("a client handed the stream: %d bytes, %v", len(w.bytes()), err)
+					}
+				})
+			}
+		}
+	}
+}
+
 // heldWriter collects what a reader got; hold, if set, runs before each
 // write, to slow or block the reader.
 type heldWriter struct {
@@ -373,7 +424,7 @@ func sleepFirst(n int, d time.Duration) func() {
 func TestStreamSlowReadersAreNotUpstreamSilence(t *testing.T) {
 	cfg := diskConfig("")
 	cfg.Disk.Dir = ""
-	cfg.FillTimeout = conf.Duration(time.Second)
+	cfg.FillTimeout = conf.Duration(2 * time.Second)
 	s, _ := testStore(t, cfg)
 	s.joinGrace = 0
 	now := time.Now()
@@ -383,9 +434,9 @@ func TestStreamSlowReadersAreNotUpstreamSilence(t *testing.T) {
 	if stored {
 		t.Fatal("stored, with no disk tier and a body over the memory limit")
 	}
-	// The slowest reader passes chunk 0 after 1.5 s; the other moves every
-	// 200 ms through the chunks in memory meanwhile.
-	readers := []*heldWriter{{hold: sleepFirst(1, 1500*time.Millisecond)}, {hold: sleepFirst(5, 200*time.Millisecond)}}
+	// The slowest reader passes chunk 0 after 3 s; the other moves every
+	// 400 ms through the chunks in memory meanwhile.
+	readers := []*heldWriter{{hold: sleepFirst(1, 3*time.Second)}, {hold: sleepFirst(5, 400*time.Millisecond)}}
 	errs := make([]error, len(readers))
 	var wg sync.WaitGroup
 	for i, w := range readers {
@@ -515,7 +566,7 @@ func TestStreamStaysJoinableWhileItsStartIsHeld(t *testing.T) {
 	cfg := diskConfig("")
 	cfg.Disk.Dir = ""
 	s, _ := testStore(t, cfg)
-	s.joinGrace = 0
+	s.joinGrace = 2 * time.Second // the share lasts this long once the start is held, and the late client has it to start
 	now := time.Now()
 	want := body(2<<20, 8) // announced, over the memory limit: a window from the start
 	pr, pw := io.Pipe()
