@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,6 +145,9 @@ func TestRangeResponses(t *testing.T) {
 			}
 			if resp.StatusCode != tt.code || resp.Header.Get("Content-Range") != tt.contentRange {
 				t.Fatalf("status %d, Content-Range %q; want %d %q", resp.StatusCode, resp.Header.Get("Content-Range"), tt.code, tt.contentRange)
+			}
+			if _, ar, ok := strings.Cut(tt.path, "accept-ranges="); ok && resp.Header.Get("Accept-Ranges") != ar {
+				t.Errorf("Accept-Ranges %q, want the origin's %q", resp.Header.Get("Accept-Ranges"), ar)
 			}
 			if int64(len(got)) != tt.length || !isPattern(got, tt.from) {
 				t.Errorf("body: %d bytes (pattern from %d: %v), want %d", len(got), tt.from, isPattern(got, tt.from), tt.length)
