@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 )
 
@@ -60,6 +61,12 @@ func (h resumer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc.Flush() != nil {
 		return
 	}
+	// The answer is out; taking the connection back is housekeeping.
+	// When a coalesced miss completes, hundreds of waiters wake at once:
+	// yielding here lets the others write their answers before this one
+	// hijacks and re-registers its connection (bench/PROFILE.md, "The
+	// cold burst's fan-out").
+	runtime.Gosched()
 	nc, rw, err := rc.Hijack()
 	if err != nil {
 		return
