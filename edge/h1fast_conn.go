@@ -45,6 +45,9 @@ type fastConn struct {
 	// their timeout: setting one costs a timer update per request.
 	readDue, writeDue time.Time
 	inHead            bool // the read deadline is the current head's
+	// headLazy: a new connection's first head, whose deadline is not
+	// armed yet (fastConn.read).
+	headLazy bool
 
 	answered bool // a request was answered here
 	lastHead int  // the length of the last head answered
@@ -108,9 +111,10 @@ func (c *fastConn) run(resumed bool) (parked bool) {
 	}
 	if !resumed {
 		// The first request's head is due within the header timeout of
-		// the connection's opening, as in net/http.
-		c.setHeadDeadline()
-		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
+		// the connection's opening, as in net/http; read arms it only
+		// if the head is not there already (headLazy).
+		c.inHead, c.headLazy = true, true
+		if c.f.closing.Load() {
 			c.nc.Close()
 			return
 		}
@@ -158,7 +162,7 @@ func (c *fastConn) run(resumed bool) (parked bool) {
 			return
 		}
 		c.r += head.n
-		c.inHead, c.answered, c.lastHead, c.streak, scan = false, true, head.n, 0, 0
+		c.inHead, c.headLazy, c.answered, c.lastHead, c.streak, scan = false, false, true, head.n, 0, 0
 		if head.close {
 			c.flush()
 			c.nc.Close()
@@ -231,9 +235,18 @@ func (c *fastConn) read() int {
 			c.nc.Close()
 			return readEnd
 		}
-	} else if !c.inHead {
+	} else if !c.inHead || c.headLazy {
+		// A new connection's first head is usually there already
+		// (TCP_DEFER_ACCEPT): take it without arming the header timeout,
+		// which costs a runtime timer, and arm it only to wait.
+		if c.headLazy {
+			c.headLazy = false
+			if c.w < len(c.rbuf) && c.readNow() {
+				return readOn
+			}
+		}
 		c.setHeadDeadline()
-		if c.f.closing.Load() {
+		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
 			c.nc.Close()
 			return readEnd
 		}

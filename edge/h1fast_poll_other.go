@@ -27,5 +27,11 @@ func (*poller) shutdown()                {}
 func (*poller) waiting() int             { return 0 }
 func pollFD(net.Conn) int                { return -1 }
 
+// answerAtAccept leaves every connection to its goroutine.
+func (*fastConn) answerAtAccept() bool { return false }
+
+// readNow is the blocking read's to do: there is no raw descriptor.
+func (*fastConn) readNow() bool { return false }
+
 // spareCPUs is 0: there are no loops to lend a P beside.
 func spareCPUs(*conf.Server) int { return 0 }

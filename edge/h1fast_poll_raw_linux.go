@@ -80,3 +80,19 @@ func pollReady(ep int, evs []unix.EpollEvent) (int, error) {
 func yieldCPU() {
 	unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 }
+
+// readNow reads what c's socket holds already into rbuf[w:], without
+// waiting and without the runtime's poller, and reports whether it got
+// any bytes; false (nothing yet, EOF, an error, or no descriptor) leaves
+// the answer to the blocking read that follows.
+func (c *fastConn) readNow() bool {
+	if c.fd < 0 {
+		return false
+	}
+	n, err := rawRead(c.fd, c.rbuf[c.w:])
+	if err != nil || n <= 0 {
+		return false
+	}
+	c.w += n
+	return true
+}
