@@ -239,12 +239,10 @@ func (c *fastConn) read() int {
 		// A new connection's first head is usually there already
 		// (TCP_DEFER_ACCEPT): take it without arming the header timeout,
 		// which costs a runtime timer, and arm it only to wait.
-		if c.headLazy {
-			c.headLazy = false
-			if c.w < len(c.rbuf) && c.readNow() {
-				return readOn
-			}
+		if c.headLazy && c.w == 0 && c.readNow() {
+			return readOn // the next read, if the head needs one, arms it
 		}
+		c.headLazy = false
 		c.setHeadDeadline()
 		if c.f.closing.Load() { // after the deadline: see fastServer.shutdown
 			c.nc.Close()

@@ -37,6 +37,8 @@ func fastOrigin(clk *clock, fetches *counter) http.Handler {
 			h.Set("Last-Modified", clk.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
 		case "/big":
 			body = strings.Repeat("0123456789abcdef", 100<<10/16)
+		case "/huge": // more than loopback sockets take at once
+			body = strings.Repeat("0123456789abcdef", 16<<20/16)
 		case "/mid": // copied after its head, as the largest such bodies
 			body = strings.Repeat("m", fastCopyMax)
 		case "/nostore":
@@ -68,6 +70,22 @@ func startFastPair(t *testing.T, extra string) (fast, slow *node, fetches *count
 	fast, _ = launch(t, catchAllConfig(t, o, extra), o, clk)
 	slow, _ = launchWith(t, catchAllConfig(t, o, extra), o, clk, func(s *Server) { s.noFastPath = true })
 	return fast, slow, fetches
+}
+
+// startListening starts one edge with the fast path on a listener made
+// as cmd/popcache makes them (listenTCP: on Linux, a connection is
+// accepted once its first bytes are there).
+func startListening(t *testing.T, extra string) *node {
+	t.Helper()
+	ln, err := listenTCP("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock()
+	o := httptest.NewServer(fastOrigin(clk, &counter{}))
+	t.Cleanup(o.Close)
+	n, _ := launchOn(t, ln, catchAllConfig(t, o, extra), o, clk, nil)
+	return n
 }
 
 // catchAllConfig is a config with one cached route for every host to
@@ -298,6 +316,9 @@ func TestFastPathLimits(t *testing.T) {
 func TestFastPathTimeouts(t *testing.T) {
 	headShort, _, _ := startFastPair(t, "[server]\nread_header_timeout = \"300ms\"\nidle_timeout = \"1h\"\n")
 	idleShort, _, _ := startFastPair(t, "[server]\nread_header_timeout = \"1h\"\nidle_timeout = \"300ms\"\n")
+	// Accepted once the first bytes are there, as cmd/popcache listens:
+	// the fast path reads them before it arms the header timeout.
+	deferred := startListening(t, "[server]\nread_header_timeout = \"300ms\"\nidle_timeout = \"1h\"\n")
 	hit := "GET /l HTTP/1.1\r\nHost: a.test\r\n\r\n"
 	tests := []struct {
 		name string
@@ -306,6 +327,8 @@ func TestFastPathTimeouts(t *testing.T) {
 	}{
 		{"silent new connection", headShort, nil},
 		{"first head cut short", headShort, []string{"GET /l HTTP/1.1\r\nHost: a.test\r\n"}},
+		{"first head cut short, accepted with its start", deferred, []string{"GET /l HTTP/1.1\r\nHost: a.test\r\n"}},
+		{"second head cut short, accepted with the first", deferred, []string{hit, "GET /l HTTP/1.1\r\n"}},
 		{"second head cut short", headShort, []string{hit, "GET /l HTTP/1.1\r\n"}},
 		{"idle after a hit", idleShort, []string{hit}},
 	}

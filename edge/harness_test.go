@@ -91,6 +91,17 @@ func launch(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock)
 // launchWith is launch with setup run on the server before it serves.
 func launchWith(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *clock, setup func(*Server)) (n *node, stop func()) {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return launchOn(t, ln, cfg, origin, clk, setup)
+}
+
+// launchOn is launchWith on the listener ln, which it closes.
+func launchOn(t testing.TB, ln net.Listener, cfg *conf.Config, origin *httptest.Server, clk *clock, setup func(*Server)) (n *node, stop func()) {
+	t.Helper()
+	t.Cleanup(func() { ln.Close() })
 	reg := prometheus.NewRegistry()
 	table, err := routing.New(cfg, routing.Options{Registerer: reg})
 	if err != nil {
@@ -113,10 +124,6 @@ func launchWith(t testing.TB, cfg *conf.Config, origin *httptest.Server, clk *cl
 	}
 	if setup != nil {
 		setup(srv)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
