@@ -24,6 +24,9 @@ import (
 //     were not plain hits in memory;
 //   - popcache_h1_fast_resumes_total: handed-off connections the fast path
 //     took back after net/http answered a request cleanly;
+//   - popcache_h1_fast_accept_answers_total: connections whose one
+//     request, asking to close, was a plain hit the accepting goroutine
+//     answered itself (h1fast_accept_linux.go);
 //   - popcache_h2_fast_hits_total: HTTP/2 requests answered as plain hits
 //     on the connection's own goroutine (h2hit.go), with no handler;
 //   - popcache_h1_framing_refused_total: HTTP/1 requests refused with 400
@@ -38,6 +41,7 @@ type listenMetrics struct {
 	certReloads     *prometheus.CounterVec
 	fastHandoffs    prometheus.Counter
 	fastResumes     prometheus.Counter
+	fastAtAccept    prometheus.Counter
 	h2FastHits      prometheus.Counter
 	fastRefused     prometheus.Counter
 
@@ -74,6 +78,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_h1_fast_resumes_total",
 			Help: "Handed-off HTTP/1.1 connections the fast path took back after net/http answered a request cleanly.",
 		}),
+		fastAtAccept: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h1_fast_accept_answers_total",
+			Help: "HTTP/1.1 connections whose one request, asking to close, was a plain hit answered by the accepting goroutine itself.",
+		}),
 		h2FastHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "popcache_h2_fast_hits_total",
 			Help: "HTTP/2 requests answered as plain hits on the connection's own goroutine, with no handler goroutine.",
@@ -94,7 +102,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		Help: "HTTP/1.1 connections waiting for a request in the event loops' sets.",
 	}, m.polledConns)
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.h2FastHits, m.fastRefused, polled)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.fastAtAccept, m.h2FastHits, m.fastRefused, polled)
 	}
 	return m
 }
