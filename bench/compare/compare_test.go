@@ -164,8 +164,8 @@ func TestTable(t *testing.T) {
 
 func TestScenarios(t *testing.T) {
 	full, quick := scenarios(false), scenarios(true)
-	if len(full) != 15 {
-		t.Fatalf("%d full scenarios, want 8 h1 + 2 paced h1 + range + h2c + tls h2 + tls h1 + burst = 15", len(full))
+	if len(full) != 16 {
+		t.Fatalf("%d full scenarios, want 8 h1 + 2 paced h1 + range + conn-per-request + h2c + tls h2 + tls h1 + burst = 16", len(full))
 	}
 	if len(quick) >= len(full) || len(quick) == 0 {
 		t.Fatalf("quick has %d scenarios, full %d", len(quick), len(full))
@@ -204,6 +204,8 @@ func TestArgs(t *testing.T) {
 			"wrk -t2 -c64 -d10s --timeout 5s --latency -s cfg/wrk-paced.lua http://127.0.0.1:80/ -- 1k 10000"},
 		{"wrk range", wrkArgs(scenario{size: "1m", keys: 1, conns: 64, rng: "bytes=1000-2999"}, 80, 10*time.Second, "cfg"),
 			"wrk -t2 -c64 -d10s --timeout 5s --latency -H Range: bytes=1000-2999 http://127.0.0.1:80/obj/1m/hot"},
+		{"wrk conn-per-request", wrkArgs(scenario{size: "1k", keys: 1, conns: 64, close: true}, 80, 10*time.Second, "cfg"),
+			"wrk -t2 -c64 -d10s --timeout 5s --latency -H Connection: close http://127.0.0.1:80/obj/1k/hot"},
 		{"wrk tls", wrkArgs(scenario{proto: tlsH1, size: "1k", keys: 1, conns: 64}, 443, 10*time.Second, "cfg"), "wrk -t2 -c64 -d10s --timeout 5s --latency https://127.0.0.1:443/obj/1k/hot"},
 		{"h2load tls", h2loadArgs(tl, 443, 10*time.Second), "h2load -t2 -c64 -m10 -D10 --warm-up-time=1 https://127.0.0.1:443/obj/1k/hot"},
 	}

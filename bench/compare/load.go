@@ -58,6 +58,9 @@ func wrkArgs(sc scenario, port int, d time.Duration, configs string) []string {
 	if sc.rng != "" {
 		args = append(args, "-H", "Range: "+sc.rng)
 	}
+	if sc.close {
+		args = append(args, "-H", "Connection: close")
+	}
 	if sc.paced {
 		args = append(args, "-s", filepath.Join(configs, "wrk-paced.lua"), base+"/", "--")
 		if sc.keys == 1 {

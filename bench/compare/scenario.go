@@ -12,6 +12,7 @@ type scenario struct {
 	conns int
 	paced bool   // each connection waits 1 ms between requests (configs/wrk-paced.lua)
 	rng   string // a Range field every request sends ("bytes=..."), when not ""
+	close bool   // every request asks to close: one connection per request
 	quick bool   // part of --quick
 }
 
@@ -47,6 +48,10 @@ func scenarios(quick bool) []scenario {
 		// Ranges of a large object, as video players and download
 		// managers ask: each server answers 206 from its stored copy.
 		scenario{name: "h1 range 2k of 1m hot c64", proto: h1, size: "1m", keys: 1, conns: 64, rng: "bytes=1000-2999"},
+		// Clients that open a connection per request (Connection: close):
+		// accept, one answer and the close, with no keep-alive to spread
+		// them over.
+		scenario{name: "h1 1k hot c64 conn-per-request", proto: h1, size: "1k", keys: 1, conns: 64, close: true},
 		scenario{name: "h2c 1k hot c64 m10", proto: h2c, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h2 1k hot c64 m10", proto: tls, size: "1k", keys: 1, conns: 64, quick: true},
 		scenario{name: "tls-h1 1k hot c64", proto: tlsH1, size: "1k", keys: 1, conns: 64, quick: true},
