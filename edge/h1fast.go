@@ -60,7 +60,9 @@ type fastServer struct {
 	closing atomic.Bool
 	mu      sync.Mutex
 	conns   map[*fastConn]struct{}
-	wg      sync.WaitGroup // connection loops
+	// siblings are the SO_REUSEPORT sockets serve opened beside ln.
+	siblings []net.Listener
+	wg       sync.WaitGroup // connection loops
 
 	bufs sync.Pool // of *connBuf: connections' buffers (h1fast_bufs.go)
 }
@@ -101,35 +103,49 @@ func (s *Server) fastPathOK() bool {
 // serve accepts connections until the listener fails or is closed; it
 // returns nil when shutdown closed it.
 //
-// The accepting goroutines answer the connections that close after one
-// plain hit themselves (answerAtAccept), so a plain listener has one per
-// four Ps: one would keep such clients to one core. They take turns on
-// the listener's lock; with two Ps, connection-per-request hits did
-// 42.6k-43.4k req/s with two of them against 45.5k-49.0k with one
-// (bench/PROFILE.md, "Connections that close after one request").
+// A plain listener served by the event loops gets SO_REUSEPORT siblings
+// (reusePortSibling), for one accepting goroutine per P. Each answers the
+// connections that close after one plain hit itself (answerAtAccept), so
+// one goroutine alone serves every new connection in turn, on one core;
+// two goroutines on one socket take turns on its lock. With connection-per-request hits on two Ps: one
+// acceptor 46.9k-48.9k req/s with a p99 of 4.5-5.0 ms, two on one socket
+// 40.4k-43.4k, two on sibling sockets 48.7k-49.8k with a p99 of 3.6-3.9
+// ms (bench/PROFILE.md, "Connections that close after one request").
 func (f *fastServer) serve() error {
-	n := 1
-	if _, ok := f.ln.(*net.TCPListener); ok && f.poll != nil {
-		n = max(1, runtime.GOMAXPROCS(0)/4)
-	}
-	errs := make(chan error, n)
-	for range n - 1 {
-		go func() { errs <- f.accept() }()
-	}
-	err := f.accept()
-	for range n - 1 {
-		if e := <-errs; err == nil {
-			err = e
+	lns := []net.Listener{f.ln}
+	if f.poll != nil {
+		f.mu.Lock()
+		for len(lns) < runtime.GOMAXPROCS(0) && !f.closing.Load() {
+			sib := reusePortSibling(f.ln)
+			if sib == nil {
+				break
+			}
+			f.siblings = append(f.siblings, sib)
+			lns = append(lns, sib)
 		}
+		f.mu.Unlock()
 	}
-	return err
+	errs := make(chan error, len(lns))
+	for _, ln := range lns {
+		go func() { errs <- f.accept(ln) }()
+	}
+	// The first to stop says why: nil after shutdown, which closes every
+	// socket, so the others follow; an error ends serving, and the
+	// shutdown that follows stops them.
+	if err := <-errs; err != nil {
+		return err
+	}
+	for range lns[1:] {
+		<-errs
+	}
+	return nil
 }
 
 // accept is one of serve's accepting goroutines.
-func (f *fastServer) accept() error {
+func (f *fastServer) accept(ln net.Listener) error {
 	var backoff time.Duration
 	for {
-		nc, err := f.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if f.closing.Load() {
 				return nil
@@ -137,7 +153,7 @@ func (f *fastServer) accept() error {
 			if te, ok := err.(interface{ Temporary() bool }); ok && te.Temporary() {
 				// EMFILE and the like: wait, as net/http does, rather than spin.
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				f.s.log.Warn("accept failed; retrying", "addr", f.ln.Addr(), "err", err, "wait", backoff)
+				f.s.log.Warn("accept failed; retrying", "addr", ln.Addr(), "err", err, "wait", backoff)
 				time.Sleep(backoff)
 				continue
 			}
@@ -199,6 +215,11 @@ func (f *fastServer) shutdown(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	f.ln.Close()
+	f.mu.Lock()
+	for _, sib := range f.siblings {
+		sib.Close()
+	}
+	f.mu.Unlock()
 	if f.poll != nil {
 		// The loops never block on a client: they stop at once, and
 		// leave no connection to the force close below but goroutines'.

@@ -13,3 +13,6 @@ func listenTCP(addr string) (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: -1}
 	return lc.Listen(context.Background(), "tcp", addr)
 }
+
+// reusePortSibling is nil: SO_REUSEPORT's spreading is Linux's.
+func reusePortSibling(net.Listener) net.Listener { return nil }
