@@ -104,12 +104,13 @@ func (s *Server) fastPathOK() bool {
 // returns nil when shutdown closed it.
 //
 // A plain listener served by the event loops gets SO_REUSEPORT siblings
-// (reusePortSibling), for one accepting goroutine per P. Each answers the
-// connections that close after one plain hit itself (answerAtAccept), so
-// one goroutine alone serves every new connection in turn, on one core;
-// two goroutines on one socket take turns on its lock. With connection-per-request hits on two Ps: one
-// acceptor 46.9k-48.9k req/s with a p99 of 4.5-5.0 ms, two on one socket
-// 40.4k-43.4k, two on sibling sockets 48.7k-49.8k with a p99 of 3.6-3.9
+// (reusePortSibling), for one accepting goroutine per P when serving
+// starts. Each answers the connections that close after one plain hit
+// itself (answerAtAccept), so one goroutine alone would serve every new
+// connection in turn, on one core; two goroutines on one socket take
+// turns on its lock. Connection-per-request hits on two Ps: one acceptor
+// did 46.9k-48.9k req/s with a p99 of 4.5-5.0 ms, two on one socket
+// 40.4k-43.4k, two on sibling sockets 48.7k-49.8k with a p99 of 3.6-4.2
 // ms (bench/PROFILE.md, "Connections that close after one request").
 func (f *fastServer) serve() error {
 	lns := []net.Listener{f.ln}
