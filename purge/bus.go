@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,24 @@ type bus struct {
 	connected atomic.Bool
 	downSince atomic.Int64 // Unix nanoseconds the connection was lost; 0 while connected
 	closing   atomic.Bool  // close has begun: losing the connection is expected
+
+	linkMu sync.Mutex
+	// linked is closed (and replaced) each time the connection is
+	// (re-)established; protected by linkMu.
+	linked chan struct{}
+}
+
+// relinked returns a channel closed the next time the connection is
+// (re-)established. A session takes it before attaching: whatever the
+// server delivered on a connection since lost stays unacknowledged on its
+// consumer until the ack wait, so a reconnection means attaching afresh.
+func (b *bus) relinked() <-chan struct{} {
+	b.linkMu.Lock()
+	defer b.linkMu.Unlock()
+	if b.linked == nil {
+		b.linked = make(chan struct{})
+	}
+	return b.linked
 }
 
 // open starts the embedded server (unless cfg has URLs) and connects.
@@ -150,6 +169,12 @@ func (b *bus) clientURL() string {
 }
 
 func (b *bus) up(nc *nats.Conn) {
+	b.linkMu.Lock()
+	if b.linked != nil {
+		close(b.linked)
+	}
+	b.linked = make(chan struct{})
+	b.linkMu.Unlock()
 	if !b.connected.Swap(true) {
 		server := nc.ConnectedUrlRedacted()
 		if b.ns != nil {

@@ -22,7 +22,13 @@ type session struct {
 	// target is the stream's last sequence when the session began: the
 	// node has caught up once it has applied it.
 	target uint64
+	// relinked is closed once the bus connection is re-established after
+	// the session began: the session is then stale (see consume).
+	relinked <-chan struct{}
 }
+
+// errRelinked ends a session whose bus connection was re-established.
+var errRelinked = errors.New("purge: the bus connection was re-established")
 
 func (ss *session) stop() {
 	if ss != nil && ss.it != nil {
@@ -57,6 +63,7 @@ func streamIdentity(info *jetstream.StreamInfo) string {
 // messages a dead process left unacknowledged are redelivered at once
 // rather than after the ack wait.
 func (s *Service) attach(ctx context.Context) (*session, error) {
+	relinked := s.bus.relinked()
 	st, err := s.bus.stream(ctx)
 	if err != nil {
 		return nil, err
@@ -118,7 +125,7 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("purge: read consumer %s: %w", s.nodeID, err)
 	}
-	sess := &session{cons: cons, it: it, target: last}
+	sess := &session{cons: cons, it: it, target: last, relinked: relinked}
 	s.attached.Store(true)
 	s.caughtUp.Store(s.applied.Load() >= last)
 	s.m.lag.Set(float64(last - min(last, s.applied.Load())))
@@ -127,7 +134,22 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 
 // consume applies the session's messages until ctx is done or an error
 // stops it; with untilCaughtUp it returns nil once the backlog is applied.
+//
+// It returns errRelinked once the bus connection has been re-established:
+// purges the server delivered to the lost connection (published while the
+// server still took it for alive) are pending acknowledgement on the
+// consumer, and would be redelivered only after the ack wait. Attaching
+// afresh, from the journal's checkpoint, gets them at once.
 func (s *Service) consume(ctx context.Context, sess *session, untilCaughtUp bool) error {
+	nctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sess.relinked:
+			cancel()
+		case <-nctx.Done():
+		}
+	}()
 	for {
 		if s.applied.Load() >= sess.target {
 			s.caughtUp.Store(true)
@@ -135,8 +157,11 @@ func (s *Service) consume(ctx context.Context, sess *session, untilCaughtUp bool
 				return nil
 			}
 		}
-		msg, err := sess.it.Next(jetstream.NextContext(ctx))
+		msg, err := sess.it.Next(jetstream.NextContext(nctx))
 		if err != nil {
+			if ctx.Err() == nil && nctx.Err() != nil {
+				return errRelinked
+			}
 			return err
 		}
 		if err := s.handle(ctx, msg); err != nil {

@@ -220,15 +220,19 @@ type link struct {
 	down   bool                  // protected by mu
 	conns  map[net.Conn]struct{} // protected by mu
 	wg     sync.WaitGroup
+	// linger keeps the target's side of a cut connection open that long,
+	// as over a real network, where the server learns of a lost client
+	// late: meanwhile it delivers to it, and what it sends is lost.
+	linger time.Duration
 }
 
-func startLink(t *testing.T, target string) *link {
+func startLink(t *testing.T, target string, linger time.Duration) *link {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &link{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	l := &link{ln: ln, target: target, conns: map[net.Conn]struct{}{}, linger: linger}
 	l.wg.Go(l.accept)
 	t.Cleanup(func() { ln.Close(); l.cut(); l.wg.Wait() })
 	return l
@@ -256,15 +260,24 @@ func (l *link) accept() {
 			continue
 		}
 		l.mu.Lock()
-		l.conns[c], l.conns[u] = struct{}{}, struct{}{}
+		l.conns[c] = struct{}{}
 		l.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
-			dst.Close()
-			src.Close()
-		}
-		l.wg.Go(func() { pipe(u, c) })
-		l.wg.Go(func() { pipe(c, u) })
+		done := make(chan struct{})
+		l.wg.Go(func() {
+			io.Copy(u, c) // until the client's side closes (or cut closes it)
+			c.Close()
+			close(done)
+			if l.linger > 0 {
+				time.Sleep(l.linger)
+			}
+			u.Close()
+		})
+		l.wg.Go(func() {
+			io.Copy(c, u) // what the target sends once c is closed is lost
+			c.Close()
+			<-done
+			u.Close()
+		})
 	}
 }
 

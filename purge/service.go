@@ -233,7 +233,14 @@ func (s *Service) catchUp(ctx context.Context) error {
 		sess, err := s.attach(ctx)
 		if err == nil {
 			s.sess = sess
-			return s.consume(ctx, sess, true)
+			err = s.consume(ctx, sess, true)
+			if !errors.Is(err, errRelinked) || ctx.Err() != nil {
+				return err
+			}
+			sess.stop()
+			s.sess = nil
+			s.attached.Store(false)
+			continue
 		}
 		s.log.Info("purge: attaching to the stream", "err", err)
 		select {
@@ -280,7 +287,11 @@ func (s *Service) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		s.log.Warn("purge: consumer stopped; re-attaching", "err", err)
+		if errors.Is(err, errRelinked) {
+			s.log.Info("purge: bus reconnected; re-attaching to the stream")
+		} else {
+			s.log.Warn("purge: consumer stopped; re-attaching", "err", err)
+		}
 		delay = 100 * time.Millisecond
 		if !sleep(ctx, delay) {
 			break

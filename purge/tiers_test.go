@@ -28,23 +28,31 @@ func TestBackloggedEdgeWaitsForShields(t *testing.T) {
 		// longOutage keeps the edge cut off until the shield's last
 		// announcement it heard is older than the liveness window.
 		longOutage bool
+		// lateNotice: the bus takes the edge for connected for a while
+		// after the cut, and delivers it the first purges, which are lost.
+		lateNotice bool
 	}{
 		{name: "edge briefly cut off"},
+		{name: "edge cut off, the bus noticing late", lateNotice: true},
 		{name: "edge cut off longer than the shields' liveness window", every: 100 * time.Millisecond, longOutage: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			testBackloggedEdge(t, tt.every, tt.longOutage)
+			testBackloggedEdge(t, tt.every, tt.longOutage, tt.lateNotice)
 		})
 	}
 }
 
-func testBackloggedEdge(t *testing.T, every time.Duration, longOutage bool) {
+func testBackloggedEdge(t *testing.T, every time.Duration, longOutage, lateNotice bool) {
 	origin, version := versionedOrigin(t)
 	var gated *gatedCache
 	sh := startFleetNode(t, fleetSpec{name: "shield-1", role: "shield", origin: origin.URL, every: every,
 		wrap: func(s *cache.Store) Cache { gated = &gatedCache{Store: s}; return gated }})
-	ln := startLink(t, strings.TrimPrefix(sh.svc.BusURL(), "nats://"))
+	var linger time.Duration
+	if lateNotice {
+		linger = 3 * time.Second
+	}
+	ln := startLink(t, strings.TrimPrefix(sh.svc.BusURL(), "nats://"), linger)
 
 	// The edge's OnApply requests the purged URL right after applying
 	// purge p1, and notes how far the shield had got.
