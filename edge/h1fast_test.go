@@ -182,7 +182,7 @@ func TestFastPathAnswersAsNetHTTP(t *testing.T) {
 		{"range, fields around Content-Range: 206", "/late", "GET /late HTTP/1.1\r\nHost: a.test\r\nRange: bytes=1-2\r\n\r\n", true},
 		{"range, HTTP/1.0: 206", "/plain", "GET /plain HTTP/1.0\r\nHost: a.test\r\nRange: bytes=0-0\r\n\r\n", true},
 		{"range and If-Range matching: 206", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: \"x\"\r\n\r\n", true},
-		{"range and If-Range date matching: 206", "/late", "GET /late HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: " + time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
+		{"range and If-Range date matching: 206", "/late", "GET /late HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: " + fast.clock.Now().Add(-time.Hour).UTC().Format(http.TimeFormat) + "\r\n\r\n", true},
 		{"range and If-Range not matching: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: \"y\"\r\n\r\n", true},
 		{"range and a weak If-Range: 200", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-Range: W/\"x\"\r\n\r\n", true},
 		{"range and a matching If-None-Match: 304", "/plain", "GET /plain HTTP/1.1\r\nHost: a.test\r\nRange: bytes=0-3\r\nIf-None-Match: \"x\"\r\n\r\n", true},
