@@ -28,11 +28,9 @@ func (c *fastConn) answerAtAccept() (done bool) {
 			done = true
 		}
 	}()
-	n, err := rawRead(c.fd, c.rbuf)
-	if err != nil || n <= 0 {
+	if !c.readNow() {
 		return false
 	}
-	c.w = n
 	head, vals, res, _ := parseH1Head(c.rbuf[:c.w], 0, c.hdr, c.vals)
 	c.vals = vals
 	if res != parseOK || !head.close || head.n != c.w {
