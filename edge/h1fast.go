@@ -214,13 +214,12 @@ func (f *fastServer) shutdown(ctx context.Context) {
 		// sees closing before it reads again (fastConn.read).
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
+	sibs := f.siblings // serve adds none once closing is set
 	f.mu.Unlock()
 	f.ln.Close()
-	f.mu.Lock()
-	for _, sib := range f.siblings {
+	for _, sib := range sibs {
 		sib.Close()
 	}
-	f.mu.Unlock()
 	if f.poll != nil {
 		// The loops never block on a client: they stop at once, and
 		// leave no connection to the force close below but goroutines'.

@@ -40,7 +40,6 @@ func (c *fastConn) answerAtAccept() (done bool) {
 		c.missed = true
 		return false
 	}
-	c.r, c.answered, c.lastHead = head.n, true, head.n
 	c.f.s.lm.fastAtAccept.Inc()
 	if c.pollFlush() == turnWait {
 		go c.closeAfterFlush()

@@ -132,6 +132,14 @@ func (s *Service) attach(ctx context.Context) (*session, error) {
 	return sess, nil
 }
 
+// detach ends the current session, if any; the next attach starts afresh
+// from the journal's checkpoint.
+func (s *Service) detach() {
+	s.sess.stop()
+	s.sess = nil
+	s.attached.Store(false)
+}
+
 // consume applies the session's messages until ctx is done or an error
 // stops it; with untilCaughtUp it returns nil once the backlog is applied.
 //

@@ -209,9 +209,7 @@ func (s *Service) Start(ctx context.Context) error {
 	defer cancel()
 	err := s.catchUp(cctx)
 	if err != nil || !s.caughtUp.Load() {
-		s.sess.stop() // Run attaches afresh, from the journal's checkpoint
-		s.sess = nil
-		s.attached.Store(false)
+		s.detach() // Run attaches afresh, from the journal's checkpoint
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -237,9 +235,7 @@ func (s *Service) catchUp(ctx context.Context) error {
 			if !errors.Is(err, errRelinked) || ctx.Err() != nil {
 				return err
 			}
-			sess.stop()
-			s.sess = nil
-			s.attached.Store(false)
+			s.detach()
 			continue
 		}
 		s.log.Info("purge: attaching to the stream", "err", err)
@@ -280,9 +276,7 @@ func (s *Service) Run(ctx context.Context) {
 			s.sess = sess
 		}
 		err := s.consume(ctx, s.sess, false)
-		s.sess.stop()
-		s.sess = nil
-		s.attached.Store(false)
+		s.detach()
 		s.caughtUp.Store(false)
 		if ctx.Err() != nil {
 			break
