@@ -38,12 +38,13 @@ type bus struct {
 
 	linkMu sync.Mutex
 	// linked is closed (and replaced) each time the connection is
-	// (re-)established; protected by linkMu.
+	// re-established (not at the first connection, whose handler may
+	// run after sessions attached over it); protected by linkMu.
 	linked chan struct{}
 }
 
 // relinked returns a channel closed the next time the connection is
-// (re-)established. A session takes it before attaching: whatever the
+// re-established. A session takes it before attaching: whatever the
 // server delivered on a connection since lost stays unacknowledged on its
 // consumer until the ack wait, so a reconnection means attaching afresh.
 func (b *bus) relinked() <-chan struct{} {
@@ -73,7 +74,7 @@ func (b *bus) open(cfg conf.PurgeBus, retention time.Duration, dir, name string,
 		nats.PingInterval(5 * time.Second),
 		nats.MaxPingsOutstanding(2),
 		nats.ConnectHandler(b.up),
-		nats.ReconnectHandler(b.up),
+		nats.ReconnectHandler(b.reconnected),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { b.down(err) }),
 		nats.ClosedHandler(func(*nats.Conn) { b.down(nil) }),
 	}
@@ -168,13 +169,19 @@ func (b *bus) clientURL() string {
 	return b.ns.ClientURL()
 }
 
-func (b *bus) up(nc *nats.Conn) {
+// reconnected is up after a lost connection came back: the sessions
+// attached over the lost one are stale (relinked).
+func (b *bus) reconnected(nc *nats.Conn) {
 	b.linkMu.Lock()
 	if b.linked != nil {
 		close(b.linked)
 	}
 	b.linked = make(chan struct{})
 	b.linkMu.Unlock()
+	b.up(nc)
+}
+
+func (b *bus) up(nc *nats.Conn) {
 	if !b.connected.Swap(true) {
 		server := nc.ConnectedUrlRedacted()
 		if b.ns != nil {
