@@ -33,6 +33,7 @@ func TestEnsureDefaults(t *testing.T) {
 		{"demo.listen", c.Demo.Listen, "127.0.0.1:8081"},
 		{"cache.memory_max_bytes", c.Cache.MemoryMaxBytes, 512 * MiB},
 		{"cache.max_object_bytes", c.Cache.MaxObjectBytes, 64 * MiB},
+		{"cache.sendfile_min_bytes", *c.Cache.SendfileMinBytes, 32 * KiB},
 		{"cache.fill_timeout", c.Cache.FillTimeout.D(), 60 * time.Second},
 		{"cache.hit_for_miss_ttl", c.Cache.HitForMissTTL.D(), 30 * time.Second},
 		{"origin.balance", o.Balance, BalanceRoundRobin},
@@ -211,5 +212,12 @@ func TestEventLoopSliceZeroIsNever(t *testing.T) {
 	c := mustParse(t, "[server]\nevent_loop_slice = \"0s\"\n"+minimal)
 	if got := c.Server.EventLoopSlice.D(); got != 0 {
 		t.Fatalf("event_loop_slice = \"0s\": got %v, want 0 (never yield), not the default", got)
+	}
+}
+
+func TestSendfileMinBytesZeroIsOff(t *testing.T) {
+	c := mustParse(t, "[cache]\nsendfile_min_bytes = 0\n"+minimal)
+	if got := *c.Cache.SendfileMinBytes; got != 0 {
+		t.Fatalf("sendfile_min_bytes = 0: got %v, want 0 (off), not the default", got)
 	}
 }

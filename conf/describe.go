@@ -70,6 +70,9 @@ func (c *Config) Describe(w io.Writer) error {
 	d.line("cache")
 	d.line("  memory %v, max object %v, fill timeout %v, hit-for-miss %v",
 		c.Cache.MemoryMaxBytes, c.Cache.MaxObjectBytes, c.Cache.FillTimeout, c.Cache.HitForMissTTL)
+	if m := c.Cache.SendfileMinBytes; m != nil && *m > 0 {
+		d.line("  bodies from %v in memory files, written with sendfile", *m)
+	}
 	if dk := c.Cache.Disk; dk.Dir != "" {
 		d.line("  disk %s: %v, max object %v, chunks of %v, expiry every %v", dk.Dir, dk.MaxBytes, dk.MaxObjectBytes, dk.ChunkBytes, dk.ExpiryInterval)
 	} else {

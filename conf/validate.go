@@ -187,6 +187,9 @@ func (v *validator) cache(c *Cache) {
 	case c.MaxObjectBytes > c.MemoryMaxBytes:
 		v.fail("cache.max_object_bytes", "%v must not exceed cache.memory_max_bytes (%v)", c.MaxObjectBytes, c.MemoryMaxBytes)
 	}
+	if m := c.SendfileMinBytes; m != nil && *m < 0 {
+		v.fail("cache.sendfile_min_bytes", "must not be negative, not %d", int64(*m))
+	}
 	v.positive("cache.fill_timeout", c.FillTimeout)
 	v.positive("cache.hit_for_miss_ttl", c.HitForMissTTL)
 	v.disk(&c.Disk)

@@ -105,6 +105,10 @@ max_object_bytes = "1KiB"
 [cache] # @cache.max_object_bytes
 memory_max_bytes = "32MiB"
 ` + minimal},
+		{name: "sendfile min negative", toml: `
+[cache]
+sendfile_min_bytes = -1 # @cache.sendfile_min_bytes
+` + minimal},
 		{name: "max object zero", toml: `
 [cache]
 max_object_bytes = 0 # @cache.max_object_bytes
