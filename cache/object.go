@@ -101,6 +101,13 @@ type bodySource interface {
 // InMemory reports whether Body holds the whole body.
 func (o *Object) InMemory() bool { return o.src == nil }
 
+// Pages returns the memory file holding the body when the memory tier
+// keeps it in one, else nil; Body is nil then.
+func (o *Object) Pages() *Pages {
+	p, _ := o.src.(*Pages)
+	return p
+}
+
 // Size returns the body's length in bytes, or -1 while a body of
 // unannounced length is still arriving.
 func (o *Object) Size() int64 {
@@ -156,9 +163,10 @@ func (o *Object) touch() {
 }
 
 // live reports whether the object can still be served: its body is in
-// memory or arriving, or its disk copy is still indexed.
+// memory (in the heap or a memory file) or arriving, or its disk copy is
+// still indexed.
 func (o *Object) live() bool {
-	return o.src == nil || o.loc == nil || !o.loc.entry.dead.Load()
+	return o.src == nil || o.loc == nil || o.Pages() != nil || !o.loc.entry.dead.Load()
 }
 
 // entryKind tells apart what the memory tier keeps under a key.
@@ -226,7 +234,10 @@ func (e *entry) cost() int64 {
 	}
 	h := e.obj.Meta.Header
 	n := int64(len(e.obj.Body)) + entryOverhead + headerCost(h)
-	if e.obj.InMemory() { // only hits on bodies in memory get heads
+	if p := e.obj.Pages(); p != nil {
+		n += p.n
+	}
+	if e.obj.InMemory() || e.obj.Pages() != nil { // only hits on bodies in memory get heads
 		n += HeadsReserve(h)
 	}
 	return n

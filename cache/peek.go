@@ -6,7 +6,8 @@ import (
 )
 
 // PeekMemory returns the object the memory tier holds for the primary key
-// and the request header, with its body wholly in memory, or nil. Unlike
+// and the request header, with its body wholly in memory (Body, or
+// [Object.Pages]), or nil. Unlike
 // Lookup it never looks further (fills in progress, disk) and counts
 // nothing in the store's metrics (the memory tier's admission policy
 // still sees the access, so it sees twice a request handed on): it is for
@@ -20,7 +21,7 @@ func (s *Store) PeekMemory(key string, req http.Header, now time.Time) *Object {
 	}
 	obj, _, _ := s.memGet(key, req, now)
 	s.closeMu.RUnlock()
-	if obj == nil || !obj.InMemory() {
+	if obj == nil || !obj.InMemory() && obj.Pages() == nil {
 		return nil
 	}
 	obj.touch() // the disk copy's CLOCK bit, as Lookup does

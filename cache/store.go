@@ -79,6 +79,8 @@ type Store struct {
 	users sync.WaitGroup
 
 	purges purgeIndex // purge rules (purge.go); the zero value has none
+
+	pages pageFiles // bodies kept in memory files (pages.go)
 }
 
 // New returns a Store sized by cfg.MemoryMaxBytes, a hard cap, with the
@@ -130,6 +132,10 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if m := cfg.SendfileMinBytes; m != nil && *m > 0 {
+		s.pages.min, s.pages.limit = int64(*m), fileLimit()
+	}
+	s.pages.bufs.New = func() any { return new(pageChunk) }
 	// Generations start at the clock so that they do not repeat across
 	// restarts; the disk tier moves them past any it has stored.
 	s.gen.Store(uint64(time.Now().UnixNano()))
@@ -365,7 +371,7 @@ func (s *Store) loadDisk(storeKey string, e *diskEntry, now time.Time) *Object {
 	d.stats.hits.Add(1)
 	e.touch()
 	until := time.Unix(0, e.until)
-	pe := &entry{kind: kindObject, obj: obj, until: until}
+	pe := &entry{kind: kindObject, obj: s.inPages(obj), until: until}
 	s.mem.SetWithTTL(storeKey, pe, pe.cost(), until.Sub(now))
 	return obj
 }
@@ -408,19 +414,29 @@ func (s *Store) putDisk(storeKey string, obj *Object, until, now time.Time) bool
 			return false
 		}
 	}
-	if obj.src != nil || int64(len(obj.Body)) > int64(s.cfg.Disk.MaxObjectBytes) {
+	body := obj.Body
+	if p := obj.Pages(); p != nil && p.n <= int64(s.cfg.Disk.MaxObjectBytes) {
+		// Freshened, and the disk copy gone: written again from memory.
+		var err error
+		if body, err = p.bytes(); err != nil {
+			return false
+		}
+	} else if obj.src != nil || int64(len(obj.Body)) > int64(s.cfg.Disk.MaxObjectBytes) {
 		return false
 	}
-	loc, err := s.disk.put(storeKey, &obj.Meta, obj.Body, until, now)
+	loc, err := s.disk.put(storeKey, &obj.Meta, body, until, now)
 	obj.loc = loc
 	return err == nil
 }
 
 // putMemory stores obj in the memory tier: whole if its body is in memory
-// and fits, as meta alone if its body is on disk.
+// and fits (in a memory file from pages.min bytes: see inPages), as meta
+// alone if its body is on disk.
 func (s *Store) putMemory(storeKey string, obj *Object, until, now time.Time) bool {
 	switch {
 	case obj.src == nil && int64(len(obj.Body)) <= int64(s.cfg.MaxObjectBytes):
+		obj = s.inPages(obj)
+	case obj.Pages() != nil: // freshened: the same body
 	case obj.loc != nil:
 		if obj.src == nil || obj.src != bodySource(obj.loc) {
 			obj = &Object{Meta: obj.Meta, src: obj.loc, loc: obj.loc}
@@ -432,6 +448,21 @@ func (s *Store) putMemory(storeKey string, obj *Object, until, now time.Time) bo
 	ok := s.mem.SetWithTTL(storeKey, e, e.cost(), until.Sub(now))
 	s.mem.Wait()
 	return ok
+}
+
+// inPages returns obj, whose body is in the heap, as the memory tier
+// keeps it: with its body moved to a memory file when it is large enough
+// and one can be had (see [Pages]), else obj itself. The caller may go on
+// serving obj, which is unchanged.
+func (s *Store) inPages(obj *Object) *Object {
+	if obj.src != nil {
+		return obj
+	}
+	p := s.pages.pagesFor(obj.Body)
+	if p == nil {
+		return obj
+	}
+	return &Object{Meta: obj.Meta, src: p, loc: obj.loc}
 }
 
 // varyGeneration returns the generation of the key's Vary marker for
