@@ -210,7 +210,7 @@ func appendH1Head(dst []byte, obj *cache.Object, code int, strip []string) cache
 	}
 	slices.Sort(keys)
 	var h cache.H1Head
-	contentLength := []string{strconv.Itoa(len(obj.Body))}
+	contentLength := []string{strconv.FormatInt(obj.Size(), 10)}
 	for _, k := range keys {
 		vs := m.Header[k]
 		switch k {

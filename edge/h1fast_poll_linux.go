@@ -535,7 +535,7 @@ func (p *poller) close(c *fastConn) {
 // shut ends c, owned, at shutdown: closed, unless an answer is still
 // being written, which its goroutine finishes first.
 func (p *poller) shut(sl *pollSlot, c *fastConn) {
-	if len(c.out) > 0 || c.wmark < len(c.wbuf) {
+	if c.pending() {
 		p.leave(sl, c)
 		return
 	}

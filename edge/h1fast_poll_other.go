@@ -3,6 +3,7 @@
 package edge
 
 import (
+	"errors"
 	"net"
 
 	"github.com/popcache/popcache/conf"
@@ -35,3 +36,10 @@ func (*fastConn) readNow() bool { return false }
 
 // spareCPUs is 0: there are no loops to lend a P beside.
 func spareCPUs(*conf.Server) int { return 0 }
+
+// canSendfile is false: memory files are Linux's (cache.Pages).
+func canSendfile(net.Conn) bool { return false }
+
+// sendQueued is never called: no file is queued where canSendfile is
+// false.
+func (*fastConn) sendQueued() error { return errors.New("edge: no sendfile here") }

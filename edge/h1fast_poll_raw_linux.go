@@ -48,19 +48,6 @@ func rawWrite(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
-// rawWritev is writev(2) of iov without the runtime's system-call
-// bookkeeping; fd must be non-blocking.
-func rawWritev(fd int, iov []unix.Iovec) (int, error) {
-	for _, v := range iov {
-		raceRead(unsafe.Pointer(v.Base), int(v.Len))
-	}
-	n, _, errno := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-	if errno != 0 {
-		return -1, errno
-	}
-	return int(n), nil
-}
-
 // pollReady is a non-blocking epoll_wait: the events ready now, if any,
 // without giving up the P. An interrupted call is an empty one.
 func pollReady(ep int, evs []unix.EpollEvent) (int, error) {

@@ -13,7 +13,7 @@ import (
 // idle timeout (a connection enters the set only between requests).
 func (p *poller) setDue(sl *pollSlot, c *fastConn) {
 	var due int64
-	if len(c.out) > 0 {
+	if c.pending() {
 		if c.outDue == 0 {
 			c.outDue = -1 // no write timeout
 			if t := p.f.writeTimeout; t > 0 {

@@ -5,6 +5,7 @@ package edge
 import (
 	"net"
 	"runtime/debug"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -57,7 +58,7 @@ func (c *fastConn) pollTurn(hup bool) turn {
 				// more per second (bench/PROFILE.md).
 				return turnAway
 			}
-			if len(c.wbuf)-c.wmark+len(c.out)*fastCopyMax > fastFlushAt {
+			if c.file.p != nil || len(c.wbuf)-c.wmark+len(c.out)*fastCopyMax > fastFlushAt {
 				if t := c.pollFlush(); t != turnOn {
 					return t // the heads left wait for room with the answers
 				}
@@ -106,23 +107,8 @@ func (c *fastConn) pollFlush() turn {
 		c.out = append(c.out, c.wbuf[c.wmark:])
 		c.wmark = len(c.wbuf)
 	}
-	for len(c.out) > 0 {
-		var n int
-		var err error
-		if len(c.out) == 1 {
-			n, err = rawWrite(c.fd, c.out[0])
-		} else {
-			n, err = c.writev()
-		}
-		switch {
-		case err == unix.EAGAIN:
-			return turnWait
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return turnClose
-		}
-		c.consume(n)
+	if t := c.sendOn(c.fd); t != turnOn {
+		return t
 	}
 	c.sent()
 	c.outDue = 0
@@ -148,33 +134,6 @@ func (c *fastConn) consume(n int) {
 // maxIOV is the most slices one writev takes (Linux's UIO_MAXIOV).
 const maxIOV = 1024
 
-// writev writes c.out in one system call, without the allocation
-// unix.Writev makes for its vector.
-func (c *fastConn) writev() (int, error) {
-	iov := c.iov[:0]
-	for _, b := range c.out {
-		if len(b) == 0 {
-			continue
-		}
-		v := unix.Iovec{Base: &b[0]}
-		v.SetLen(len(b))
-		iov = append(iov, v)
-		if len(iov) == maxIOV {
-			break
-		}
-	}
-	c.iov = iov
-	if len(iov) == 0 {
-		return 0, nil
-	}
-	n, err := rawWritev(c.fd, iov)
-	clear(iov) // the bodies are not held past the write
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
-}
-
 // pollFD returns nc's file descriptor if it is a plain TCP connection an
 // event loop may serve, else -1. The set has a duplicate of it
 // (poller.enter).
@@ -199,6 +158,13 @@ type pollConn struct {
 	fd   int       // -1 when the loops may not serve it
 	slot *pollSlot // its place in the set, while it has one
 	iov  []unix.Iovec
+	// raw is rawOf's, the net.Conn c had when sendQueued, which waits
+	// with it for room in the socket, took it; sendStep is c.step, made
+	// once, and stepped step's result.
+	raw      syscall.RawConn
+	rawOf    net.Conn
+	sendStep func(uintptr) bool
+	stepped  turn
 	// outDue is when answers waiting for room are cut off (Unix ns):
 	// set when they first wait, 0 when none wait, -1 never.
 	outDue int64

@@ -24,7 +24,7 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	now := s.now()
 	rq := &Request{In: r, Start: now}
 	obj, heads, code, part := s.fastHit(rq, now)
-	if obj == nil || heads.H2 == nil {
+	if obj == nil || heads.H2 == nil || !obj.InMemory() { // a memory file's body: the handler copies it out
 		return false
 	}
 	f.h2.Inc()

@@ -42,6 +42,7 @@ type listenMetrics struct {
 	fastHandoffs    prometheus.Counter
 	fastResumes     prometheus.Counter
 	fastAtAccept    prometheus.Counter
+	fastSendfile    prometheus.Counter
 	h2FastHits      prometheus.Counter
 	fastRefused     prometheus.Counter
 
@@ -82,6 +83,10 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 			Name: "popcache_h1_fast_accept_answers_total",
 			Help: "HTTP/1.1 connections whose one request, asking to close, was a plain hit answered by the accepting goroutine itself.",
 		}),
+		fastSendfile: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "popcache_h1_sendfile_answers_total",
+			Help: "HTTP/1.1 plain hits whose body went from a memory file with sendfile (cache.sendfile_min_bytes).",
+		}),
 		h2FastHits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "popcache_h2_fast_hits_total",
 			Help: "HTTP/2 requests answered as plain hits on the connection's own goroutine, with no handler goroutine.",
@@ -102,7 +107,7 @@ func newListenMetrics(reg prometheus.Registerer) *listenMetrics {
 		Help: "HTTP/1.1 connections waiting for a request in the event loops' sets.",
 	}, m.polledConns)
 	if reg != nil {
-		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.fastAtAccept, m.h2FastHits, m.fastRefused, polled)
+		reg.MustRegister(requests, m.handshakeErrors, m.proxyErrors, m.certReloads, m.fastHandoffs, m.fastResumes, m.fastAtAccept, m.fastSendfile, m.h2FastHits, m.fastRefused, polled)
 	}
 	return m
 }
