@@ -428,7 +428,7 @@ func firstLine(s string) string {
 
 // recordRSS adds each running server's resident memory after the run.
 func (r *runner) recordRSS(servers []*server) {
-	k := rowKey{"after all runs", metric{name: "RSS MiB"}}
+	k := rowKey{"after all runs", metric{name: "RSS+memfd MiB"}}
 	for _, s := range servers {
 		if s.proc == nil || s.skip != "" {
 			why := s.skip

@@ -117,8 +117,9 @@ func (p *procs) stopAll() {
 	os.Remove(p.pidFile)
 }
 
-// rssBytes sums VmRSS over pid and all its descendants (nginx workers,
-// the Varnish child, ...), read from /proc.
+// rssBytes sums VmRSS, and the memory files held open, over pid and all
+// its descendants (nginx workers, the Varnish child, ...), read from
+// /proc.
 func rssBytes(pid int) (int64, error) {
 	children := map[int][]int{}
 	entries, err := os.ReadDir("/proc")
@@ -148,8 +149,40 @@ func rssBytes(pid int) (int64, error) {
 			continue // a worker that just exited
 		}
 		total += kb << 10
+		total += memfdBytes(cur)
 	}
 	return total, nil
+}
+
+// memfdBytes sums the sizes of the memory files (memfd_create) pid has
+// open, each once: their pages are shared memory, not in VmRSS unless
+// mapped. popcache keeps large bodies in them (cache.sendfile_min_bytes).
+func memfdBytes(pid int) int64 {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	seen := map[uint64]bool{}
+	var total int64
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		if target, err := os.Readlink(p); err != nil || !strings.HasPrefix(target, "/memfd:") {
+			continue
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			if seen[st.Ino] {
+				continue
+			}
+			seen[st.Ino] = true
+		}
+		total += fi.Size()
+	}
+	return total
 }
 
 // ppid reads the parent PID from /proc/<pid>/stat, whose comm field may hold spaces.
