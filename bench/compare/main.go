@@ -376,6 +376,17 @@ func (r *runner) measure(ctx context.Context, round int, sc scenario, s *server)
 	}
 	if sc.burst {
 		id := fmt.Sprintf("r%d-%s-%d", round, s.name, time.Now().UnixNano())
+		// First an unmeasured burst on another key: each server sat idle
+		// while the others were measured, and this kind of machine wakes
+		// slowly from that (bench/PROFILE.md, "The cold burst after
+		// idleness"); a PoP under traffic is awake.
+		if _, err := r.runBurst(ctx, sc, port, "warm-"+id); err != nil {
+			r.res.note("%s %s round %d: warm-up burst: %v", s.name, sc.name, round+1, err)
+			return ctx.Err()
+		}
+		if err := r.resetOrigin(ctx); err != nil {
+			return err
+		}
 		res, err := r.runBurst(ctx, sc, port, id)
 		if err != nil {
 			r.res.note("%s %s round %d: %v", s.name, sc.name, round+1, err)
