@@ -48,6 +48,12 @@ func (p *Pages) FD() int { return p.fd }
 // Len returns the body's length.
 func (p *Pages) Len() int64 { return p.n }
 
+// WriteRange writes bytes [off, end) of the body to w, copied out
+// through a pooled buffer, for a writer sendfile cannot serve (TLS).
+func (p *Pages) WriteRange(w io.Writer, off, end int64) (int64, error) {
+	return p.writeBody(context.Background(), w, off, end, nil)
+}
+
 // bodySize is the body's length, as for every body source.
 func (p *Pages) bodySize() int64 { return p.n }
 

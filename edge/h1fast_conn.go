@@ -36,8 +36,9 @@ type fastConn struct {
 	wbuf  []byte      // response bytes not yet written
 	wmark int         // wbuf[wmark:] is not in out yet
 	out   net.Buffers // what the next write sends: wbuf slices and large bodies
-	// file is a body in a memory file, written after out with sendfile
-	// (h1fast_sendfile_linux.go); sendfile says c may queue one.
+	// file is a body in a memory file, written after out: with sendfile
+	// (h1fast_sendfile_linux.go) when sendfile is set (a plain TCP
+	// connection), else copied out (copyQueued).
 	file     fileBody
 	sendfile bool
 
@@ -367,9 +368,6 @@ func (c *fastConn) answer(head *h1Head) bool {
 		return false
 	}
 	pages := obj.Pages()
-	if pages != nil && !c.sendfile {
-		return false // a TLS connection's: net/http copies the body out
-	}
 	h1 := &heads.H1
 	if code == http.StatusNotModified {
 		h1 = &heads.H1NotModified
@@ -414,7 +412,9 @@ func (c *fastConn) answer(head *h1Head) bool {
 	if head.method == http.MethodGet && code != http.StatusNotModified {
 		if pages != nil {
 			c.queueFile(pages, part)
-			s.lm.fastSendfile.Inc()
+			if c.sendfile {
+				s.lm.fastSendfile.Inc()
+			}
 		} else {
 			c.writeBody(body)
 		}
@@ -445,7 +445,8 @@ func (c *fastConn) writeBody(b []byte) {
 }
 
 // queueFile queues part of the body in memory file p after the head
-// just queued, for sendQueued or sendOn to write with sendfile.
+// just queued, for sendQueued or sendOn to write with sendfile, or, on a
+// connection sendfile cannot write to (TLS), for copyQueued.
 func (c *fastConn) queueFile(p *cache.Pages, pt part) {
 	c.out = append(c.out, c.wbuf[c.wmark:])
 	c.wmark = len(c.wbuf)
@@ -455,6 +456,19 @@ func (c *fastConn) queueFile(p *cache.Pages, pt part) {
 	// the event loops, 56k-60k from goroutines (bench/PROFILE.md,
 	// "Bodies in memory files").
 	c.stay = fastStayLarge
+}
+
+// copyQueued writes out, then the file part, through nc: the body
+// copied out of its memory file in chunks, for a connection that
+// sendfile cannot write to.
+func (c *fastConn) copyQueued() error {
+	bufs := c.out
+	if _, err := bufs.WriteTo(c.nc); err != nil {
+		return err
+	}
+	f := c.file
+	_, err := f.p.WriteRange(c.nc, f.off, f.end)
+	return err
 }
 
 // fileBody is part of a body in a memory file: bytes [off, end).
@@ -470,10 +484,7 @@ func (c *fastConn) pending() bool {
 
 // flush writes what is queued, in one system call when it can.
 func (c *fastConn) flush() bool {
-	if c.wmark < len(c.wbuf) {
-		c.out = append(c.out, c.wbuf[c.wmark:])
-	}
-	if len(c.out) == 0 && c.file.p == nil {
+	if len(c.out) == 0 && c.file.p == nil && c.wmark == len(c.wbuf) {
 		return true
 	}
 	if t := c.f.writeTimeout; t > 0 {
@@ -482,10 +493,27 @@ func (c *fastConn) flush() bool {
 			c.writeDue = due
 		}
 	}
-	var err error
 	if c.file.p != nil {
-		err = c.sendQueued()
-	} else {
+		// out and the file first: what was queued after them, wbuf[wmark:]
+		// (an answer, a refusal), goes after the file's last byte.
+		var err error
+		if c.sendfile {
+			err = c.sendQueued()
+		} else {
+			err = c.copyQueued()
+		}
+		clear(c.out)
+		c.out, c.file = c.out[:0], fileBody{}
+		if err != nil {
+			c.sent()
+			return false
+		}
+	}
+	if c.wmark < len(c.wbuf) {
+		c.out = append(c.out, c.wbuf[c.wmark:])
+	}
+	var err error
+	if len(c.out) > 0 {
 		bufs := c.out
 		_, err = bufs.WriteTo(c.nc)
 	}

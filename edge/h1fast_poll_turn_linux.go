@@ -103,6 +103,13 @@ func (c *fastConn) pollTurn(hup bool) turn {
 // stays queued, and EPOLLOUT brings the connection back), turnClose when
 // the write failed.
 func (c *fastConn) pollFlush() turn {
+	if c.file.p != nil {
+		// out and the file first, as in flush: what was queued after
+		// them goes after the file's last byte.
+		if t := c.sendOn(c.fd); t != turnOn {
+			return t
+		}
+	}
 	if c.wmark < len(c.wbuf) {
 		c.out = append(c.out, c.wbuf[c.wmark:])
 		c.wmark = len(c.wbuf)

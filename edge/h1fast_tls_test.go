@@ -16,11 +16,21 @@ import (
 // advertised: the miss is handed to net/http, which must see the request
 // as a TLS one (a 200 with HSTS, not a redirect to https, keyed as https);
 // the connection then comes back, and the fast path answers the rest with
-// the same status, fields and body, Alt-Svc and HSTS included.
+// the same status, fields and body, Alt-Svc and HSTS included. It runs
+// with the body in the heap and again in a memory file (cache.Pages),
+// which the fast path copies out over TLS, where sendfile cannot go.
 func TestFastPathOverTLS(t *testing.T) {
+	for _, pages := range []string{"0", "16"} {
+		t.Run("sendfile_min_bytes="+pages, func(t *testing.T) {
+			fastPathOverTLS(t, "[cache]\nsendfile_min_bytes = "+pages+"\n")
+		})
+	}
+}
+
+func fastPathOverTLS(t *testing.T, cache string) {
 	ca := newTestCA(t)
 	certPath, keyPath := ca.issue(t, "www", "www", "www.example.com", "127.0.0.1")
-	routes := "[[routes]]\nname = \"all\"\norigin = \"o\"\n[routes.https]\nredirect = true\nhsts_max_age = \"8760h\"\n"
+	routes := "[[routes]]\nname = \"all\"\norigin = \"o\"\n[routes.https]\nredirect = true\nhsts_max_age = \"8760h\"\n" + cache
 	var cf, cs counter
 	fast := startTLSNode(t, cacheableOrigin(&cf), "", "", certTOML(certPath, keyPath), routes, ca.pool)
 	slow := startTLSNode(t, cacheableOrigin(&cs), "", "", certTOML(certPath, keyPath), routes, ca.pool,
