@@ -235,7 +235,7 @@ func (e *entry) cost() int64 {
 	h := e.obj.Meta.Header
 	n := int64(len(e.obj.Body)) + entryOverhead + headerCost(h)
 	if p := e.obj.Pages(); p != nil {
-		n += p.n
+		n += p.Len()
 	}
 	if e.obj.InMemory() || e.obj.Pages() != nil { // only hits on bodies in memory get heads
 		n += HeadsReserve(h)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
@@ -19,18 +18,22 @@ import (
 // returned (queued, or being retransmitted) always has the body's bytes,
 // even once the object is evicted and the file closed.
 //
-// Everything else reads the body through [Object.WriteBody], which copies
-// it out in chunks. The file is closed when the Pages becomes unreachable:
-// hold the Pages, not only its descriptor, while using the descriptor.
+// The file is also mapped read-only into the process ([Pages.Bytes]), for
+// readers that need the bytes in memory (TLS, HTTP/2, [Object.WriteBody]).
+// The mapping is removed and the file closed when the Pages becomes
+// unreachable: hold the Pages, not only its descriptor or a slice of its
+// bytes, for as long as either is used. A slice used after that faults.
 type Pages struct {
-	f    *os.File
 	fd   int
-	n    int64
-	bufs *sync.Pool // of *pageChunk, the store's
+	data []byte // the file, mapped
+	res  pageRes
 }
 
-// pageChunk is the buffer [Pages.writeBody] copies through.
-type pageChunk [64 << 10]byte
+// pageRes is what a Pages' cleanup releases.
+type pageRes struct {
+	f    *os.File
+	data []byte
+}
 
 // pageFiles is a store's account of the memory files it keeps.
 type pageFiles struct {
@@ -38,7 +41,6 @@ type pageFiles struct {
 	limit int64        // the most files kept at once
 	open  atomic.Int64 // files open now
 	bytes atomic.Int64 // their bytes
-	bufs  sync.Pool    // of *pageChunk
 }
 
 // FD returns the descriptor of the memory file holding the body, bytes
@@ -46,49 +48,67 @@ type pageFiles struct {
 func (p *Pages) FD() int { return p.fd }
 
 // Len returns the body's length.
-func (p *Pages) Len() int64 { return p.n }
+func (p *Pages) Len() int64 { return int64(len(p.data)) }
 
-// WriteRange writes bytes [off, end) of the body to w, copied out
-// through a pooled buffer, for a writer sendfile cannot serve (TLS).
+// Bytes returns the body, mapped from its file: read-only (a write
+// faults), and valid only while p is reachable (see [Pages]).
+func (p *Pages) Bytes() []byte { return p.data }
+
+// ReadAt copies len(b) bytes of the body from off into b, as io.ReaderAt.
+func (p *Pages) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 || off > p.Len() {
+		return 0, io.EOF
+	}
+	n := copy(b, p.data[off:])
+	runtime.KeepAlive(p)
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// WriteRange writes bytes [off, end) of the body to w, for a writer
+// sendfile cannot serve (TLS).
 func (p *Pages) WriteRange(w io.Writer, off, end int64) (int64, error) {
 	return p.writeBody(context.Background(), w, off, end, nil)
 }
 
 // bodySize is the body's length, as for every body source.
-func (p *Pages) bodySize() int64 { return p.n }
+func (p *Pages) bodySize() int64 { return p.Len() }
+
+// pageWrite is the most writeBody hands a writer at once, so that a
+// cancelled context is seen between writes.
+const pageWrite = 256 << 10
 
 // writeBody writes bytes [off, end) of the body to w (end < 0: to the
-// end), copied through a buffer; flush is never needed, the body being
-// complete.
+// end) from the mapping; flush is never needed, the body being complete.
+// w must not keep the slices it is given (io.Writer's rule): p is only
+// held until writeBody returns.
 func (p *Pages) writeBody(ctx context.Context, w io.Writer, off, end int64, _ func()) (int64, error) {
-	if end < 0 || end > p.n {
-		end = p.n
+	defer runtime.KeepAlive(p)
+	if end < 0 || end > p.Len() {
+		end = p.Len()
 	}
-	buf := p.bufs.Get().(*pageChunk)
-	defer p.bufs.Put(buf)
 	var written int64
 	for off < end {
 		if err := ctx.Err(); err != nil {
 			return written, err
 		}
-		k := int(min(end-off, int64(len(buf))))
-		if m, err := p.f.ReadAt(buf[:k], off); m < k {
-			return written, fmt.Errorf("%w: reading its memory file: %v", ErrIncomplete, err)
-		}
-		m, err := w.Write(buf[:k])
+		k := min(end-off, pageWrite)
+		m, err := w.Write(p.data[off : off+k])
 		written += int64(m)
 		if err != nil {
 			return written, err
 		}
-		off += int64(k)
+		off += k
 	}
 	return written, nil
 }
 
 // bytes returns a copy of the whole body.
 func (p *Pages) bytes() ([]byte, error) {
-	b := make([]byte, p.n)
-	if m, err := p.f.ReadAt(b, 0); int64(m) < p.n {
+	b := make([]byte, p.Len())
+	if _, err := p.ReadAt(b, 0); err != nil {
 		return nil, fmt.Errorf("cache: reading a memory file: %w", err)
 	}
 	return b, nil
@@ -105,17 +125,18 @@ func (pf *pageFiles) pagesFor(body []byte) *Pages {
 		pf.open.Add(-1)
 		return nil
 	}
-	f, err := sealedFile(body)
+	f, data, err := sealedFile(body)
 	if err != nil {
 		pf.open.Add(-1)
 		return nil
 	}
 	pf.bytes.Add(n)
-	p := &Pages{f: f, fd: int(f.Fd()), n: n, bufs: &pf.bufs}
-	runtime.AddCleanup(p, func(f *os.File) {
-		f.Close()
+	p := &Pages{fd: int(f.Fd()), data: data, res: pageRes{f: f, data: data}}
+	runtime.AddCleanup(p, func(r pageRes) {
+		unmap(r.data)
+		r.f.Close()
 		pf.open.Add(-1)
 		pf.bytes.Add(-n)
-	}, f)
+	}, p.res)
 	return p
 }

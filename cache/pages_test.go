@@ -72,6 +72,9 @@ func TestPagesHoldLargeBodies(t *testing.T) {
 			if p == nil {
 				return
 			}
+			if !bytes.Equal(p.Bytes(), want) {
+				t.Fatal("the mapping differs from the body")
+			}
 			got := make([]byte, tt.size)
 			if n, err := unix.Pread(p.FD(), got, 0); n != tt.size || err != nil || !bytes.Equal(got, want) {
 				t.Fatalf("pread of the memory file: %d, %v", n, err)

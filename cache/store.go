@@ -135,7 +135,6 @@ func New(cfg conf.Cache, opts Options) (*Store, error) {
 	if m := cfg.SendfileMinBytes; m != nil && *m > 0 {
 		s.pages.min, s.pages.limit = int64(*m), fileLimit()
 	}
-	s.pages.bufs.New = func() any { return new(pageChunk) }
 	// Generations start at the clock so that they do not repeat across
 	// restarts; the disk tier moves them past any it has stored.
 	s.gen.Store(uint64(time.Now().UnixNano()))
@@ -415,7 +414,7 @@ func (s *Store) putDisk(storeKey string, obj *Object, until, now time.Time) bool
 		}
 	}
 	body := obj.Body
-	if p := obj.Pages(); p != nil && p.n <= int64(s.cfg.Disk.MaxObjectBytes) {
+	if p := obj.Pages(); p != nil && p.Len() <= int64(s.cfg.Disk.MaxObjectBytes) {
 		// Freshened, and the disk copy gone: written again from memory.
 		var err error
 		if body, err = p.bytes(); err != nil {

@@ -24,8 +24,21 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	now := s.now()
 	rq := &Request{In: r, Start: now}
 	obj, heads, code, part := s.fastHit(rq, now)
-	if obj == nil || heads.H2 == nil || !obj.InMemory() { // a memory file's body: the handler copies it out
+	if obj == nil || heads.H2 == nil {
 		return false
+	}
+	pages := obj.Pages()
+	var body []byte
+	if r.Method == http.MethodGet && code != http.StatusNotModified {
+		off, n := int64(0), obj.Size()
+		if code == http.StatusPartialContent {
+			off, n = part.off, part.n
+		}
+		if pages == nil {
+			body = obj.Body[off : off+n]
+		} else {
+			body = pages.Bytes()[off : off+n]
+		}
 	}
 	f.h2.Inc()
 	s.lm.h2FastHits.Inc()
@@ -47,17 +60,18 @@ func (f *front) h2Hit(r *http.Request, h *h2.Hit) bool {
 	switch code {
 	case http.StatusNotModified: // no Content-Length on a 304: see writeObject
 	case http.StatusPartialContent: // as applyRange sets it
-		h.Extra[3] = []string{"content-range", contentRange(part.off, part.n, int64(len(obj.Body)))}
+		h.Extra[3] = []string{"content-range", contentRange(part.off, part.n, obj.Size())}
 		h.ContentLength = strconv.FormatInt(part.n, 10)
-		h.Body = obj.Body[part.off : part.off+part.n]
-		rq.BodyBytes = part.n
 	default:
 		h.ContentLength = heads.H2Length
-		if r.Method == http.MethodGet {
-			h.Body = obj.Body
-			rq.BodyBytes = int64(len(obj.Body))
-		}
 	}
+	h.Body = body
+	if pages != nil {
+		// The mapping lives as long as pages: the server keeps it until
+		// the last frame of body is written.
+		h.Hold = pages
+	}
+	rq.BodyBytes = int64(len(body))
 	s.finish(rq)
 	return true
 }

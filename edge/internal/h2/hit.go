@@ -36,6 +36,10 @@ type Hit struct {
 	// Body is the body, written after the header unless it is empty. It
 	// is only read, and must stay unmodified until written.
 	Body []byte
+	// Hold, if not nil, is kept reachable for as long as any frame of
+	// the response is queued or being written: the owner of memory Body
+	// is in that the collector does not see (a mapped file).
+	Hold any
 }
 
 // AppendFields appends the fields of h, but Content-Length, to
@@ -99,6 +103,7 @@ func (sc *serverConn) serveHit(st *stream, rw *responseWriter, req *http.Request
 		contentLength: h.ContentLength,
 	}
 	hw.bound = headerBlockBound(hw)
+	st.hold = h.Hold // popcache: every frame of st holds st
 	sc.writeFrame(FrameWriteRequest{write: hw, stream: st})
 	if !endStream {
 		sc.writeFrame(FrameWriteRequest{write: &writeData{streamID: st.id, p: h.Body, endStream: true}, stream: st})

@@ -532,6 +532,7 @@ type stream struct {
 	id        uint32
 	body      *pipe // non-nil if expecting DATA frames
 	reqBody   *requestBody
+	hold      any         // popcache: Hit.Hold, reachable through the frames holding st
 	cw        closeWaiter // closed wait stream transitions to closed state
 	ctx       context.Context
 	cancelCtx func()
