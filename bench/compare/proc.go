@@ -141,22 +141,24 @@ func rssBytes(pid int) (int64, error) {
 		cur := queue[0]
 		queue = queue[1:]
 		queue = append(queue, children[cur]...)
-		kb, err := vmRSSKiB(cur)
+		kb, shmemKB, err := vmRSSKiB(cur)
 		if err != nil {
 			if cur == pid {
 				return 0, err
 			}
 			continue // a worker that just exited
 		}
-		total += kb << 10
-		total += memfdBytes(cur)
+		// Mapped pages of memory files are in VmRSS (RssShmem) as well:
+		// counted once, whole.
+		total += (kb-shmemKB)<<10 + max(shmemKB<<10, memfdBytes(cur))
 	}
 	return total, nil
 }
 
 // memfdBytes sums the sizes of the memory files (memfd_create) pid has
-// open, each once: their pages are shared memory, not in VmRSS unless
-// mapped. popcache keeps large bodies in them (cache.sendfile_min_bytes).
+// open, each once: their pages are shared memory, in VmRSS only where
+// mapped and touched. popcache keeps large bodies in them
+// (cache.sendfile_min_bytes).
 func memfdBytes(pid int) int64 {
 	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
 	entries, err := os.ReadDir(dir)
@@ -203,17 +205,28 @@ func ppid(pid int) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
-func vmRSSKiB(pid int) (int64, error) {
+// vmRSSKiB reads VmRSS and its RssShmem part, in KiB.
+func vmRSSKiB(pid int) (rss, shmem int64, err error) {
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(pid), "status"))
 	if err != nil {
-		return 0, fmt.Errorf("compare: rss of %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("compare: rss of %d: %w", pid, err)
 	}
 	defer f.Close()
+	found := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
+		kib := func(v string) int64 {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			return strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			rss, found = kib(v), true
+		} else if v, ok := strings.CutPrefix(sc.Text(), "RssShmem:"); ok {
+			shmem = kib(v)
 		}
 	}
-	return 0, fmt.Errorf("compare: rss of %d: no VmRSS line", pid)
+	if !found {
+		return 0, 0, fmt.Errorf("compare: rss of %d: no VmRSS line", pid)
+	}
+	return rss, shmem, nil
 }
