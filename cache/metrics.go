@@ -33,7 +33,7 @@ func newStoreMetrics(s *Store, reg prometheus.Registerer) *storeMetrics {
 		func() float64 { return float64(rm.SetsRejected()) })
 	gauge("popcache_memory_files", "Bodies the memory tier keeps in memory files, for sendfile (cache.sendfile_min_bytes); closed when collected.",
 		func() float64 { return float64(s.pages.open.Load()) })
-	gauge("popcache_memory_file_bytes", "Bytes of those memory files: outside the Go heap, and not in the process's RSS.",
+	gauge("popcache_memory_file_bytes", "Bytes of those memory files: outside the Go heap, and in the process's RSS only where their mapping was read.",
 		func() float64 { return float64(s.pages.bytes.Load()) })
 	gauge("popcache_streams_in_flight", "Fills whose body is being streamed to readers and stored as it arrives.",
 		func() float64 {

@@ -46,7 +46,9 @@ func unmap(data []byte) { _ = unix.Munmap(data) }
 // fileLimit is how many memory files a store keeps at most: a quarter of
 // the process's descriptor limit (Go raises the soft limit to the hard
 // one at start), leaving the rest to connections and the disk tier, and
-// half the mappings the kernel allows a process (vm.max_map_count).
+// a quarter of the mappings the kernel allows a process
+// (vm.max_map_count): a demo process has two stores, and the runtime
+// needs mappings of its own.
 func fileLimit() int64 {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == 0 {
@@ -55,7 +57,7 @@ func fileLimit() int64 {
 	limit := int64(min(rl.Cur, 1<<40) / 4)
 	if b, err := os.ReadFile("/proc/sys/vm/max_map_count"); err == nil {
 		if maps, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
-			limit = min(limit, maps/2)
+			limit = min(limit, maps/4)
 		}
 	}
 	return limit
