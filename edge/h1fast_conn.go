@@ -380,9 +380,6 @@ func (c *fastConn) answer(head *h1Head) bool {
 	}
 	start := len(c.wbuf)
 	body := obj.Body
-	if code != http.StatusPartialContent {
-		part.off, part.n = 0, obj.Size()
-	}
 	if code == http.StatusPartialContent {
 		c.wbuf = s.appendPartialHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now), part, obj.Size())
 		if pages == nil {
@@ -390,6 +387,7 @@ func (c *fastConn) answer(head *h1Head) bool {
 		}
 	} else {
 		c.wbuf = s.appendHitHead(c.wbuf, h1, heads.StatusPrefix, rq, obj.Meta.AgeSeconds(now))
+		part.off, part.n = 0, obj.Size()
 	}
 	if head.http10 {
 		c.wbuf[start+len("HTTP/1.")] = '0' // net/http answers HTTP/1.0 in kind
@@ -458,9 +456,8 @@ func (c *fastConn) queueFile(p *cache.Pages, pt part) {
 	c.stay = fastStayLarge
 }
 
-// copyQueued writes out, then the file part, through nc: the body
-// copied out of its memory file in chunks, for a connection that
-// sendfile cannot write to.
+// copyQueued writes out, then the file part, through nc, from the
+// file's mapping, for a connection that sendfile cannot write to.
 func (c *fastConn) copyQueued() error {
 	bufs := c.out
 	if _, err := bufs.WriteTo(c.nc); err != nil {
