@@ -234,10 +234,11 @@ func (e *entry) cost() int64 {
 	}
 	h := e.obj.Meta.Header
 	n := int64(len(e.obj.Body)) + entryOverhead + headerCost(h)
-	if p := e.obj.Pages(); p != nil {
+	p := e.obj.Pages()
+	if p != nil {
 		n += p.Len()
 	}
-	if e.obj.InMemory() || e.obj.Pages() != nil { // only hits on bodies in memory get heads
+	if e.obj.InMemory() || p != nil { // only hits on bodies in memory get heads
 		n += HeadsReserve(h)
 	}
 	return n

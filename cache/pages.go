@@ -1,8 +1,8 @@
 package cache
 
 import (
+	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"runtime"
@@ -24,9 +24,9 @@ import (
 // unreachable: hold the Pages, not only its descriptor or a slice of its
 // bytes, for as long as either is used. A slice used after that faults.
 type Pages struct {
-	fd   int
+	f    *os.File
+	fd   int    // f's, read once
 	data []byte // the file, mapped
-	res  pageRes
 }
 
 // pageRes is what a Pages' cleanup releases.
@@ -53,19 +53,6 @@ func (p *Pages) Len() int64 { return int64(len(p.data)) }
 // Bytes returns the body, mapped from its file: read-only (a write
 // faults), and valid only while p is reachable (see [Pages]).
 func (p *Pages) Bytes() []byte { return p.data }
-
-// ReadAt copies len(b) bytes of the body from off into b, as io.ReaderAt.
-func (p *Pages) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 || off > p.Len() {
-		return 0, io.EOF
-	}
-	n := copy(b, p.data[off:])
-	runtime.KeepAlive(p)
-	if n < len(b) {
-		return n, io.EOF
-	}
-	return n, nil
-}
 
 // WriteRange writes bytes [off, end) of the body to w, for a writer
 // sendfile cannot serve (TLS).
@@ -106,12 +93,10 @@ func (p *Pages) writeBody(ctx context.Context, w io.Writer, off, end int64, _ fu
 }
 
 // bytes returns a copy of the whole body.
-func (p *Pages) bytes() ([]byte, error) {
-	b := make([]byte, p.Len())
-	if _, err := p.ReadAt(b, 0); err != nil {
-		return nil, fmt.Errorf("cache: reading a memory file: %w", err)
-	}
-	return b, nil
+func (p *Pages) bytes() []byte {
+	b := bytes.Clone(p.data)
+	runtime.KeepAlive(p)
+	return b
 }
 
 // pagesFor returns body in a new memory file, or nil when it stays in the
@@ -131,12 +116,12 @@ func (pf *pageFiles) pagesFor(body []byte) *Pages {
 		return nil
 	}
 	pf.bytes.Add(n)
-	p := &Pages{fd: int(f.Fd()), data: data, res: pageRes{f: f, data: data}}
+	p := &Pages{f: f, fd: int(f.Fd()), data: data}
 	runtime.AddCleanup(p, func(r pageRes) {
 		unmap(r.data)
 		r.f.Close()
 		pf.open.Add(-1)
 		pf.bytes.Add(-n)
-	}, p.res)
+	}, pageRes{f, data})
 	return p
 }

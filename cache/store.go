@@ -415,11 +415,7 @@ func (s *Store) putDisk(storeKey string, obj *Object, until, now time.Time) bool
 	}
 	body := obj.Body
 	if p := obj.Pages(); p != nil && p.Len() <= int64(s.cfg.Disk.MaxObjectBytes) {
-		// Freshened, and the disk copy gone: written again from memory.
-		var err error
-		if body, err = p.bytes(); err != nil {
-			return false
-		}
+		body = p.bytes() // freshened, and the disk copy gone: written again from memory
 	} else if obj.src != nil || int64(len(obj.Body)) > int64(s.cfg.Disk.MaxObjectBytes) {
 		return false
 	}

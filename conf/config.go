@@ -177,9 +177,9 @@ type Cache struct {
 	// the Go heap, in a sealed memory file of its own (Linux memfd), so
 	// that plain HTTP/1.1 hits write it with sendfile(2) instead of
 	// copying it into the socket: nginx's sendfile, from memory. At most a
-	// quarter of the process's file-descriptor limit are kept so; past it,
-	// and on other systems, bodies stay in the heap. Default 32KiB; 0
-	// keeps every body in the heap.
+	// quarter of the process's file-descriptor limit, and of
+	// vm.max_map_count, are kept so; past it, and on other systems, bodies
+	// stay in the heap. Default 32KiB; 0 keeps every body in the heap.
 	SendfileMinBytes *Size `toml:"sendfile_min_bytes"`
 	// FillTimeout bounds one coalesced upstream fetch, independent of the
 	// clients waiting for it. Default 60s.

@@ -212,13 +212,13 @@ func vmRSSKiB(pid int) (rss, shmem int64, err error) {
 		return 0, 0, fmt.Errorf("compare: rss of %d: %w", pid, err)
 	}
 	defer f.Close()
+	kib := func(v string) int64 {
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		return n
+	}
 	found := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		kib := func(v string) int64 {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
 		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
 			rss, found = kib(v), true
 		} else if v, ok := strings.CutPrefix(sc.Text(), "RssShmem:"); ok {
